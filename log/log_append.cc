@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: Apache-2.0
+// Log: the append path. Group commit after leveldb's DBImpl::Write: writers queue under the
+// mutex; the front one leads, takes every waiting batch (up to max_group_bytes), writes them
+// with one write and at most one fdatasync with the mutex released, then wakes the group.
+#include <algorithm>
+#include <cstring>
+
+#include "log/log.h"
+
+namespace sluice::log {
+
+struct Log::Writer {
+  explicit Writer(Mutex* mu) : cv(mu) {}
+  std::span<const std::byte> batch;  // Empty: a sync or roll request.
+  Epoch epoch;
+  bool force_sync = false;
+  bool force_roll = false;
+  const std::function<Status()>* exclusive = nullptr;  // Runs alone with mu_ held.
+  bool done = false;
+  Status status;
+  AppendResult result;
+  CondVar cv;
+};
+
+struct Log::Group {
+  std::vector<Writer*> members;
+  std::string buffer;  // The batches, restamped, back to back.
+  struct Placed {
+    SequenceNumber base;
+    SequenceNumber next;
+    uint64_t position;  // In the segment, once written.
+    uint32_t length;
+    TimestampMs max_ts;
+  };
+  std::vector<Placed> placed;
+  bool sync = false;
+  bool roll = false;
+};
+
+Result<AppendResult> Log::Append(std::span<const std::byte> batch, Epoch epoch) {
+  SLUICE_ASSIGN_OR_RETURN(RecordBatchView view, RecordBatchView::Parse(batch));
+  if (view.header().length != batch.size()) {
+    return Status::InvalidArgument("append takes exactly one batch; found trailing bytes");
+  }
+  std::string compressed;
+  if (opts_.compression == format::Codec::kZstd && view.header().codec() == format::Codec::kNone) {
+    SLUICE_ASSIGN_OR_RETURN(compressed, CompressBatch(view, opts_.zstd_level));
+    batch = AsBytes(compressed);
+  }
+  Writer w(&mu_);
+  w.batch = batch;
+  w.epoch = epoch;
+  return Enqueue(&w);
+}
+
+Status Log::Sync() {
+  Writer w(&mu_);
+  w.force_sync = true;
+  return Enqueue(&w).status();
+}
+
+Status Log::Roll() {
+  Writer w(&mu_);
+  w.force_roll = true;
+  return Enqueue(&w).status();
+}
+
+Result<AppendResult> Log::Enqueue(Writer* w) {
+  MutexLock l(&mu_);
+  if (closed_) return Status::Aborted("log is closed");
+  writers_.push_back(w);
+  while (!w->done && w != writers_.front()) w->cv.Wait();
+  if (w->done) {
+    if (!w->status.ok()) return w->status;
+    return w->result;
+  }
+  if (w->exclusive != nullptr) {
+    Status s = (*w->exclusive)();
+    writers_.pop_front();
+    if (!writers_.empty()) writers_.front()->cv.Signal();
+    return s.ok() ? Result<AppendResult>(AppendResult{}) : Result<AppendResult>(s);
+  }
+  // This thread leads a group.
+  Group g;
+  Status s = sticky_error_;
+  if (s.ok()) {
+    BuildGroup(&g);
+    bool rolled = false;
+    uint64_t active_bytes = writer_->size() - format::kSegmentHeaderSize;
+    bool by_size = writer_->size() + g.buffer.size() > opts_.segment_bytes && active_bytes > 0;
+    bool by_age = opts_.roll_ms > 0 && active_bytes > 0 &&
+                  opts_.clock->NowMs() - active_created_ms_ >= opts_.roll_ms;
+    if (g.roll || by_size || by_age) s = SealActive(&rolled);
+    if (s.ok()) {
+      mu_.Unlock();
+      s = WriteGroup(&g);
+      mu_.Lock();
+    }
+    if (s.ok()) {
+      for (const Group::Placed& p : g.placed) {
+        active_index_->Add(p.base, p.next, p.position, p.length, p.max_ts);
+      }
+      if (!g.placed.empty()) next_ = g.placed.back().next;
+      written_ = next_.value();
+      if (g.sync) {
+        durable_ = written_;
+        last_sync_ns_ = opts_.clock->MonotonicNs();
+        stats_.syncs++;
+      } else if (opts_.durability.mode == Durability::Mode::kNever) {
+        durable_ = written_;  // Never: acknowledged as durable once written (documented).
+      }
+      stats_.appends += g.placed.size();
+      stats_.bytes += g.buffer.size();
+      if (!g.placed.empty()) stats_.group_commits++;
+    } else if (g.sync && !s.IsNoSpace()) {
+      // After a failed fdatasync the page cache state is unknown (fsyncgate): stop here.
+      sticky_error_ = Status::IOError("log failed to sync; reopen to recover: " + s.ToString());
+    }
+  }
+  for (size_t i = 0; i < g.members.size(); ++i) {
+    Writer* m = g.members[i];
+    writers_.pop_front();
+    m->status = s;
+    if (s.ok() && !m->batch.empty()) {
+      const Group::Placed& p = g.placed[std::count_if(
+          g.members.begin(), g.members.begin() + i, [](Writer* x) { return !x->batch.empty(); })];
+      m->result = {p.base, SequenceNumber(p.next.value() - 1)};
+    }
+    m->done = true;
+    if (m != w) m->cv.Signal();
+  }
+  if (g.members.empty()) {  // The sticky error path built no group.
+    writers_.pop_front();
+  }
+  if (!writers_.empty()) writers_.front()->cv.Signal();
+  if (!s.ok()) return s;
+  return w->result;
+}
+
+// Takes waiting writers from the front into `g`, assigning sequence numbers.
+void Log::BuildGroup(Group* g) {
+  SequenceNumber next = next_;
+  TimestampMs now = opts_.clock->NowMs();
+  for (Writer* m : writers_) {
+    if (m->exclusive != nullptr) break;
+    if (!g->members.empty() && !m->batch.empty() &&
+        g->buffer.size() + m->batch.size() > opts_.max_group_bytes) {
+      break;
+    }
+    g->members.push_back(m);
+    g->sync |= m->force_sync;
+    g->roll |= m->force_roll;
+    if (m->batch.empty()) continue;
+    size_t at = g->buffer.size();
+    g->buffer.append(AsChars(m->batch));
+    auto bytes = std::span<std::byte>(reinterpret_cast<std::byte*>(g->buffer.data()) + at,
+                                      m->batch.size());
+    RestampBatch(bytes, next, m->epoch,
+                 opts_.log_append_time ? std::optional<TimestampMs>(now) : std::nullopt);
+    auto h = PeekBatchHeader(bytes);
+    SLUICE_CHECK(h.ok(), "a validated batch stays valid after restamping");
+    g->placed.push_back({next, h->next_offset(), at, h->length, h->max_timestamp});
+    next = h->next_offset();
+  }
+  if (opts_.durability.mode == Durability::Mode::kAlways && !g->placed.empty()) g->sync = true;
+  if (opts_.durability.mode == Durability::Mode::kInterval && !g->placed.empty() &&
+      opts_.clock->MonotonicNs() - last_sync_ns_ >= opts_.durability.interval_ms * 1'000'000) {
+    g->sync = true;
+  }
+}
+
+// Runs without mu_: only the group leader touches writer_ and the segment file's tail.
+Status Log::WriteGroup(Group* g) NO_THREAD_SAFETY_ANALYSIS {
+  uint64_t base_pos = writer_->size();
+  for (Group::Placed& p : g->placed) p.position += base_pos;
+  return writer_->Append(AsBytes(g->buffer), g->sync);
+}
+
+// Seals the active segment and opens a new one at next_. Called by the group leader.
+Status Log::SealActive(bool* rolled) {
+  *rolled = false;
+  if (active_index_->empty()) return Status::OK();
+  std::shared_ptr<Segment> old = segments_.back();
+  SLUICE_TRY(writer_->Seal());
+  durable_ = written_;
+  SLUICE_TRY(WriteIndexFile(fs_, old->index_path(), *active_index_, /*clean=*/true));
+  auto seg = std::make_shared<Segment>(fs_, dir_, SegmentId(next_.value()));
+  SegmentWriterOptions wo{opts_.direct_io, opts_.preallocate ? opts_.segment_bytes : 0};
+  SLUICE_ASSIGN_OR_RETURN(auto writer, SegmentWriter::Create(fs_, seg->path(), seg->base(),
+                                                             opts_.clock->NowMs(), wo));
+  SLUICE_ASSIGN_OR_RETURN(auto reader, fs_->Open(seg->path(), io::OpenOptions{.read_only = true}));
+  std::shared_ptr<const Index> sealed_index(std::move(active_index_));
+  old->set_summary({sealed_index->data_end(), sealed_index->next_offset(),
+                    sealed_index->max_timestamp()});
+  cache_.Put(old->base(), OpenedSegment{active_reader_, sealed_index});
+  writer_ = std::move(writer);
+  active_reader_ = std::move(reader);
+  active_index_ = std::make_unique<Index>(seg->base());
+  active_created_ms_ = opts_.clock->NowMs();
+  segments_.push_back(seg);
+  stats_.rolls++;
+  *rolled = true;
+  return Status::OK();
+}
+
+Status Log::RunExclusive(const std::function<Status()>& fn) {
+  Writer w(&mu_);
+  w.exclusive = &fn;
+  return Enqueue(&w).status();
+}
+
+// Interval durability: syncs whatever is unsynced every interval_ms, so that an idle log
+// never stays undurable for longer than the interval.
+void Log::FlusherLoop() {
+  std::unique_lock<std::mutex> lk(flusher_mu_);
+  while (!stop_flusher_) {
+    flusher_cv_.wait_for(lk, std::chrono::milliseconds(opts_.durability.interval_ms));
+    if (stop_flusher_) break;
+    lk.unlock();
+    bool dirty;
+    {
+      MutexLock l(&mu_);
+      dirty = durable_ < written_ && !closed_;
+    }
+    if (dirty) (void)Sync();
+    lk.lock();
+  }
+}
+
+}  // namespace sluice::log
