@@ -12,9 +12,9 @@ namespace sluice::log {
 using namespace format;  // NOLINT: offsets read better unqualified here.
 
 void Index::Add(SequenceNumber batch_base, SequenceNumber batch_next, uint64_t position,
-                uint64_t batch_bytes, TimestampMs batch_max_ts) {
+                uint64_t batch_bytes, TimestampMs batch_max_ts, bool force) {
   max_ts_ = std::max(max_ts_, batch_max_ts);
-  if (entries_.empty() || position - last_entry_pos_ >= kIndexIntervalBytes) {
+  if (entries_.empty() || force || position - last_entry_pos_ >= kIndexIntervalBytes) {
     entries_.push_back({static_cast<uint32_t>(batch_base.value() - base_.value()),
                         static_cast<uint32_t>(position), max_ts_});
     last_entry_pos_ = position;

@@ -27,9 +27,10 @@ class Index {
   explicit Index(SegmentId base) : base_(base) {}
 
   // Records a batch appended at `position` (a batch must be added in file order). Adds an
-  // entry for the first batch and then whenever kIndexIntervalBytes have passed since the last.
+  // entry for the first batch, whenever kIndexIntervalBytes have passed since the last, and
+  // when `force` is set (the first batch after a damaged region, so lookups skip the damage).
   void Add(SequenceNumber batch_base, SequenceNumber batch_next, uint64_t position,
-           uint64_t batch_bytes, TimestampMs batch_max_ts);
+           uint64_t batch_bytes, TimestampMs batch_max_ts, bool force = false);
 
   // File position to start scanning for `offset`: the last indexed batch whose base is at most
   // `offset` (the data start when none). O(log n).

@@ -92,8 +92,14 @@ Status Log::Recover() {
   // the tail is validated batch by batch now.
   std::shared_ptr<Segment> tail = segments_.back();
   SLUICE_ASSIGN_OR_RETURN(auto file, fs_->Open(tail->path(), io::OpenOptions{.read_only = true}));
-  SLUICE_ASSIGN_OR_RETURN(SegmentScan scan, ScanSegment(*file, tail->base()));
+  SLUICE_ASSIGN_OR_RETURN(SegmentScan scan, ScanSegment(*file, tail->base(), tail->path()));
   report_.scanned_bytes += scan.valid_end;
+  for (DamagedRange& d : scan.damaged) {
+    Note("corrupt data kept but not served: " + std::to_string(d.bytes) + " bytes at " + d.file +
+         ":" + std::to_string(d.position) + " holding records [" +
+         std::to_string(d.first.value()) + ", " + std::to_string(d.end.value()) + "): " + d.reason);
+    report_.damaged.push_back(d);
+  }
   if (scan.header_damaged) {
     report_.notes.push_back("segment header of " + tail->path() +
                             " was damaged; rewritten from its file name");

@@ -87,7 +87,7 @@ Status Log::TruncateLocked(SequenceNumber new_next) {
     SLUICE_ASSIGN_OR_RETURN(auto reader, fs_->Open(keep->path(), io::OpenOptions{.read_only = true}));
     active_reader_ = std::move(reader);
   }
-  SLUICE_ASSIGN_OR_RETURN(SegmentScan scan, ScanSegment(*active_reader_, keep->base()));
+  SLUICE_ASSIGN_OR_RETURN(SegmentScan scan, ScanSegment(*active_reader_, keep->base(), keep->path()));
   if (!scan.stop.ok() || scan.index.next_offset() != new_next) {
     return Status::Corruption("segment " + keep->path() + " does not end at " +
                               std::to_string(new_next.value()) + " after truncation: " +

@@ -2,6 +2,8 @@
 #include "log/recovery.h"
 
 #include <algorithm>
+#include <cstring>
+#include <memory>
 
 #include "log/format.h"
 #include "log/segment_header.h"
@@ -16,11 +18,16 @@ std::string RecoveryReport::ToString() const {
     s += "; dropped " + std::to_string(d.bytes) + " bytes at " + d.file + ":" +
          std::to_string(d.position) + " (" + d.reason + ")";
   }
+  for (const DamagedRange& d : damaged) {
+    s += "; damaged " + std::to_string(d.bytes) + " bytes at " + d.file + ":" +
+         std::to_string(d.position) + " holding records [" + std::to_string(d.first.value()) +
+         ", " + std::to_string(d.end.value()) + ") (" + d.reason + ")";
+  }
   for (const std::string& n : notes) s += "; " + n;
   return s;
 }
 
-Result<SegmentScan> ScanSegment(const io::File& file, SegmentId base) {
+Result<SegmentScan> ScanSegment(const io::File& file, SegmentId base, const std::string& path) {
   SegmentScan scan{Index(base)};
   SLUICE_ASSIGN_OR_RETURN(scan.file_size, file.Size());
   std::string header(format::kSegmentHeaderSize, '\0');
@@ -34,29 +41,75 @@ Result<SegmentScan> ScanSegment(const io::File& file, SegmentId base) {
     scan.valid_end = scan.file_size;
     return scan;
   }
-  SegmentReader reader(&file, format::kSegmentHeaderSize, scan.file_size);
+  auto reader = std::make_unique<SegmentReader>(&file, format::kSegmentHeaderSize, scan.file_size);
   SequenceNumber expected(base.value());
+  bool after_damage = false;
   for (;;) {
-    auto next = reader.Next();
-    if (!next.ok()) {
-      if (next.status().IsIOError()) return next.status();
-      scan.stop = next.status();
-      break;
+    auto next = reader->Next();
+    Status bad = next.ok() ? Status::OK() : next.status();
+    if (bad.ok() && next->has_value() && (*next)->header().base_offset != expected) {
+      bad = Status::Corruption("batch at position " + std::to_string(reader->position()) +
+                               " has base offset " +
+                               std::to_string((*next)->header().base_offset.value()) +
+                               ", expected " + std::to_string(expected.value()));
+    }
+    if (!bad.ok()) {
+      if (bad.IsIOError()) return bad;
+      uint64_t at = scan.valid_end;
+      SLUICE_ASSIGN_OR_RETURN(auto resume, FindNextValidBatch(file, at + 1, scan.file_size, expected));
+      if (!resume) {
+        scan.stop = bad;
+        break;
+      }
+      SegmentReader peek(&file, *resume, scan.file_size);
+      SLUICE_ASSIGN_OR_RETURN(auto found, peek.Next());
+      SequenceNumber resume_base = found->header().base_offset;
+      scan.damaged.push_back(
+          DamagedRange{path, at, *resume - at, expected, resume_base, bad.ToString()});
+      expected = resume_base;
+      scan.valid_end = *resume;
+      reader = std::make_unique<SegmentReader>(&file, *resume, scan.file_size);
+      after_damage = true;
+      continue;
     }
     if (!next->has_value()) break;
     const BatchHeader& h = (*next)->header();
-    if (h.base_offset != expected) {
-      scan.stop = Status::Corruption("batch at position " + std::to_string(reader.position()) +
-                                     " has base offset " + std::to_string(h.base_offset.value()) +
-                                     ", expected " + std::to_string(expected.value()));
-      break;
-    }
-    uint64_t pos = reader.position() - h.length;
-    scan.index.Add(h.base_offset, h.next_offset(), pos, h.length, h.max_timestamp);
+    uint64_t pos = reader->position() - h.length;
+    scan.index.Add(h.base_offset, h.next_offset(), pos, h.length, h.max_timestamp, after_damage);
+    after_damage = false;
     expected = h.next_offset();
-    scan.valid_end = reader.position();
+    scan.valid_end = reader->position();
   }
   return scan;
+}
+
+Result<std::optional<uint64_t>> FindNextValidBatch(const io::File& file, uint64_t from,
+                                                   uint64_t end, SequenceNumber min_base) {
+  // Candidates are found by their magic byte, then fully validated (checksum included).
+  constexpr size_t kChunk = 1 << 20;
+  std::string buf(kChunk + format::kBatchHeaderSize, '\0');
+  for (uint64_t pos = from; pos + format::kBatchHeaderSize <= end; pos += kChunk) {
+    auto out = std::span<std::byte>(reinterpret_cast<std::byte*>(buf.data()),
+                                    std::min<uint64_t>(buf.size(), end - pos));
+    SLUICE_ASSIGN_OR_RETURN(size_t n, file.ReadAt(pos, out));
+    if (n < format::kBatchHeaderSize) break;
+    const char* base = buf.data();
+    size_t limit = std::min(n - format::kBatchHeaderSize, kChunk - 1) + 1;  // Candidate starts.
+    for (size_t i = 0; i < limit;) {
+      const void* hit = std::memchr(base + i + format::kBatchMagicOffset,
+                                    format::kBatchMagic, limit - i);
+      if (hit == nullptr) break;
+      size_t cand = static_cast<const char*>(hit) - base - format::kBatchMagicOffset;
+      SegmentReader probe(&file, pos + cand, end, format::kBatchHeaderSize);
+      auto batch = probe.Next();
+      if (batch.ok() && batch->has_value() && (*batch)->header().base_offset > min_base) {
+        return std::optional<uint64_t>(pos + cand);
+      }
+      if (!batch.ok() && batch.status().IsIOError()) return batch.status();
+      i = cand + 1;
+    }
+  }
+  return std::optional<uint64_t>();
 }
 
 Result<uint64_t> LastNonZeroEnd(const io::File& file, uint64_t from, uint64_t file_size) {

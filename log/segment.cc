@@ -53,12 +53,17 @@ Result<OpenedSegment> Segment::Open(std::string* note) {
   if (loaded.ok()) {
     index = std::make_shared<const Index>(std::move(loaded).value());
   } else {
-    SLUICE_ASSIGN_OR_RETURN(SegmentScan scan, ScanSegment(*file, base_));
+    SLUICE_ASSIGN_OR_RETURN(SegmentScan scan, ScanSegment(*file, base_, path_));
     *note = "rebuilt index " + index_path_ + " (" + loaded.status().ToString() + ")";
+    for (const DamagedRange& d : scan.damaged) {
+      *note += "; corrupt region of " + std::to_string(d.bytes) + " bytes at " + path_ + ":" +
+               std::to_string(d.position) + " holding records [" +
+               std::to_string(d.first.value()) + ", " + std::to_string(d.end.value()) + ")";
+    }
     if (!scan.stop.ok()) {
       damage = Status::Corruption(path_ + ": data damaged at position " +
                                   std::to_string(scan.valid_end) + ": " + scan.stop.ToString());
-    } else {
+    } else if (scan.damaged.empty()) {
       // Only a fully valid segment gets its index rewritten; damage stays visible.
       (void)WriteIndexFile(fs_, index_path_, scan.index, /*clean=*/false);
     }

@@ -45,6 +45,11 @@ Result<std::optional<RecordBatchView>> SegmentReader::Next() {
   auto header = PeekBatchHeader(avail());
   if (!header.ok()) {
     if (header.status().IsNotFound()) return std::optional<RecordBatchView>();  // Zero fill.
+    auto rest = avail();
+    if (rest.size() < format::kBatchHeaderSize && pos_ + rest.size() == end_ &&
+        std::all_of(rest.begin(), rest.end(), [](std::byte b) { return b == std::byte{0}; })) {
+      return std::optional<RecordBatchView>();  // A few zero bytes at the very end.
+    }
     if (!header.status().IsTruncated()) return header.status();
     // Truncated: either only the header is short, or the batch is longer than buffered.
   }
