@@ -123,7 +123,7 @@ class Log {
   Log(io::FileSystem* fs, std::string dir, LogOptions options);
 
   Status Recover();
-  Status OpenActive(const std::shared_ptr<Segment>& seg, uint64_t end, Index index);
+  Status OpenActive(const std::shared_ptr<Segment>& seg, uint64_t end, Index index) REQUIRES(mu_);
   void Note(std::string_view line) const;
 
   // Append path (log_append.cc).
