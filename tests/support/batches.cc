@@ -6,7 +6,12 @@
 namespace sluice::testing {
 
 std::string ValueName(uint64_t tag, uint32_t i) {
-  return "v" + std::to_string(tag) + "-" + std::to_string(i);
+  // Built by appending: GCC 12 reports a false -Wrestrict for "literal" + std::string at -O3.
+  std::string s("v");
+  s += std::to_string(tag);
+  s += '-';
+  s += std::to_string(i);
+  return s;
 }
 
 std::string MakeBatch(uint64_t tag, uint32_t count, size_t value_bytes, TimestampMs ts) {
@@ -14,7 +19,9 @@ std::string MakeBatch(uint64_t tag, uint32_t count, size_t value_bytes, Timestam
   for (uint32_t i = 0; i < count; ++i) {
     std::string v = ValueName(tag, i);
     if (v.size() < value_bytes) v.resize(value_bytes, '.');
-    b.Add("k" + std::to_string(i), v, ts + i);
+    std::string key("k");
+    key += std::to_string(i);
+    b.Add(key, v, ts + i);
   }
   auto out = b.Finish();
   SLUICE_CHECK(out.ok(), "MakeBatch");
