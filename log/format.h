@@ -44,16 +44,20 @@ constexpr uint64_t kMaxSegmentBytes = (1ULL << 32) - 1;
 // Record batch: the unit of writing, replication and network transfer (the same bytes
 // everywhere).
 //
-//    0       8       12  13  14      16              24              32              40
-//    +-------+-------+---+---+-------+---------------+---------------+---------------+
-//    |checksum|length|mag|typ| attrs | base_offset   | first_ts_ms   | max_ts_ms     |
-//    +-------+-------+---+---+-------+---------------+---------------+---------------+
-//    40              48              56              64      68      72
-//    +---------------+---------------+---------------+-------+-------+------------------+
-//    | leader_epoch  | producer_id   | producer_seq  | count | rsize | records ...      |
-//    +---------------+---------------+---------------+-------+-------+------------------+
+//    0        8       12  13  14      16              24              32              40
+//    +--------+-------+---+---+-------+---------------+---------------+---------------+
+//    |hdr_csum|length |mag|typ| attrs | base_offset   | first_ts_ms   | max_ts_ms     |
+//    +--------+-------+---+---+-------+---------------+---------------+---------------+
+//    40              48              56              64      68      72              80
+//    +---------------+---------------+---------------+-------+-------+---------------+---
+//    | leader_epoch  | producer_id   | producer_seq  | count | rsize | records_csum  | ...
+//    +---------------+---------------+---------------+-------+-------+---------------+---
+//
+// Two checksums: records_csum covers the stored records section, hdr_csum covers the rest of
+// the header (records_csum included). The log rewrites base offset, epoch and timestamps when
+// it appends, so only the 72-byte header hash is recomputed there, never a pass over the data.
 // ---------------------------------------------------------------------------------------------
-constexpr size_t kBatchChecksumOffset = 0;       // u64  XXH3-64 of bytes [8, length)
+constexpr size_t kBatchChecksumOffset = 0;       // u64  XXH3-64 of header bytes [8, 80)
 constexpr size_t kBatchLengthOffset = 8;         // u32  whole batch in bytes, header included
 constexpr size_t kBatchMagicOffset = 12;         // u8   kBatchMagic
 constexpr size_t kBatchTypeOffset = 13;          // u8   BatchType; bit 7 = safe to ignore
@@ -66,9 +70,10 @@ constexpr size_t kBatchProducerIdOffset = 48;    // u64  0 = no idempotent produ
 constexpr size_t kBatchProducerSeqOffset = 56;   // u64  producer's per-shard batch sequence
 constexpr size_t kBatchRecordCountOffset = 64;   // u32  >= 1
 constexpr size_t kBatchRecordsSizeOffset = 68;   // u32  records section size, uncompressed
-constexpr size_t kBatchHeaderSize = 72;
-static_assert(kBatchRecordsSizeOffset + 4 == kBatchHeaderSize);
-// The checksum covers everything after itself, length and header included.
+constexpr size_t kBatchRecordsChecksumOffset = 72;  // u64  XXH3-64 of bytes [80, length)
+constexpr size_t kBatchHeaderSize = 80;
+static_assert(kBatchRecordsChecksumOffset + 8 == kBatchHeaderSize);
+// The header checksum covers the header after itself: [kBatchChecksummedFrom, kBatchHeaderSize).
 constexpr size_t kBatchChecksummedFrom = kBatchLengthOffset;
 
 // Bumped only for an incompatible header layout; readers reject other values as corruption.

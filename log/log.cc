@@ -89,10 +89,32 @@ Status Log::Recover() {
     return OpenActive(seg, format::kSegmentHeaderSize, Index(seg->base()));
   }
   // Sealed segments are trusted lazily (their index checksums and batch checksums on read);
-  // the tail is validated batch by batch now.
-  std::shared_ptr<Segment> tail = segments_.back();
-  SLUICE_ASSIGN_OR_RETURN(auto file, fs_->Open(tail->path(), io::OpenOptions{.read_only = true}));
-  SLUICE_ASSIGN_OR_RETURN(SegmentScan scan, ScanSegment(*file, tail->base(), tail->path()));
+  // the tail is validated batch by batch now. A tail whose creation never completed (no valid
+  // header and no data) is removed and the segment before it becomes the tail again.
+  std::shared_ptr<Segment> tail;
+  std::unique_ptr<io::File> file;
+  SegmentScan scan{Index(SegmentId())};
+  for (;;) {
+    tail = segments_.back();
+    SLUICE_ASSIGN_OR_RETURN(file, fs_->Open(tail->path(), io::OpenOptions{.read_only = true}));
+    SLUICE_ASSIGN_OR_RETURN(scan, ScanSegment(*file, tail->base(), tail->path()));
+    bool unborn = (scan.header_damaged || scan.file_size < format::kSegmentHeaderSize) &&
+                  scan.index.empty() && scan.damaged.empty();
+    if (!unborn) break;
+    SLUICE_ASSIGN_OR_RETURN(uint64_t last, LastNonZeroEnd(*file, 0, scan.file_size));
+    file.reset();
+    report_.dropped.push_back(
+        DroppedRange{tail->path(), 0, last, "segment creation never completed; removed"});
+    Note("removed incomplete segment " + tail->path());
+    SLUICE_TRY(DeleteSegmentFiles(tail));
+    if (segments_.size() == 1) {  // Start it again, empty.
+      SegmentWriterOptions wo{opts_.direct_io, opts_.preallocate ? opts_.segment_bytes : 0};
+      SLUICE_ASSIGN_OR_RETURN(writer_, SegmentWriter::Create(fs_, tail->path(), tail->base(),
+                                                             opts_.clock->NowMs(), wo));
+      return OpenActive(tail, format::kSegmentHeaderSize, Index(tail->base()));
+    }
+    segments_.pop_back();
+  }
   report_.scanned_bytes += scan.valid_end;
   for (DamagedRange& d : scan.damaged) {
     Note("corrupt data kept but not served: " + std::to_string(d.bytes) + " bytes at " + d.file +
@@ -133,6 +155,7 @@ Status Log::OpenActive(const std::shared_ptr<Segment>& seg, uint64_t end, Index 
   active_reader_ = std::move(reader);
   active_index_ = std::make_unique<Index>(std::move(index));
   active_created_ms_ = opts_.clock->NowMs();
+  last_stamp_ = active_index_->max_timestamp();
   next_ = active_index_->next_offset();
   written_ = durable_ = next_.value();
   (void)end;
@@ -308,17 +331,30 @@ Result<SequenceNumber> Log::LookupTimestamp(TimestampMs ts) const {
     active_file = active_reader_;
   }
   SequenceNumber from = active_base;
-  // Binary search over sealed segments by their max timestamp (a running order in practice).
-  size_t lo = 0, hi = sealed.size();
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
+  auto max_ts = [&](size_t i) -> Result<TimestampMs> {
+    if (auto sum = sealed[i]->summary()) return sum->max_timestamp;
     std::string note;
-    auto opened = cache_.Get(sealed[mid], &note);
-    if (!opened.ok()) return opened.status();
-    if (opened->index->max_timestamp() >= ts) {
-      hi = mid;
-    } else {
-      lo = mid + 1;
+    SLUICE_ASSIGN_OR_RETURN(OpenedSegment opened, cache_.Get(sealed[i], &note));
+    return opened.index->max_timestamp();
+  };
+  // The first sealed segment holding a record at or after ts. Append times are stamped
+  // monotonically, so a binary search finds it; producer times may go backwards, so then
+  // every segment's newest timestamp must be looked at in order.
+  size_t lo = 0, hi = sealed.size();
+  if (opts_.log_append_time) {
+    while (lo < hi) {
+      size_t mid = (lo + hi) / 2;
+      SLUICE_ASSIGN_OR_RETURN(TimestampMs m, max_ts(mid));
+      if (m >= ts) {
+        hi = mid;
+      } else {
+        lo = mid + 1;
+      }
+    }
+  } else {
+    for (; lo < hi; ++lo) {
+      SLUICE_ASSIGN_OR_RETURN(TimestampMs m, max_ts(lo));
+      if (m >= ts) break;
     }
   }
   if (lo < sealed.size()) {
@@ -333,7 +369,8 @@ Result<SequenceNumber> Log::LookupTimestamp(TimestampMs ts) const {
   // Scan forward record by record from `from`.
   std::string scratch;
   for (SequenceNumber cur = from;;) {
-    SLUICE_ASSIGN_OR_RETURN(ReadResult r, Read(cur, ReadOptions{.max_bytes = 1 << 20}));
+    SLUICE_ASSIGN_OR_RETURN(ReadResult r, Read(cur, ReadOptions{.max_bytes = 1 << 20,
+                                                                .upto = SequenceNumber(UINT64_MAX)}));
     if (r.batch_count == 0) return r.next;
     for (const RecordBatchView& b : r.Batches()) {
       if (b.header().max_timestamp < ts) continue;

@@ -103,7 +103,9 @@ class Log {
   // Corruption or IOError naming the file and position when a stored batch fails validation
   // or cannot be read — unless batches before it were already gathered, which are returned.
   Result<ReadResult> Read(SequenceNumber from, ReadOptions opts = {}) const;
-  // The first sequence number whose record timestamp is >= ts (next_offset() when none).
+  // The first sequence number (in log order, up to the written watermark) whose record
+  // timestamp is >= ts; next_offset() when none. O(log n) segment opens with log_append_time
+  // (stamps are monotonic), O(n) summaries otherwise (producer times may go backwards).
   Result<SequenceNumber> LookupTimestamp(TimestampMs ts) const;
 
   SequenceNumber start() const;        // Trim horizon: the oldest sequence number kept.
@@ -152,6 +154,7 @@ class Log {
   std::shared_ptr<io::File> active_reader_ GUARDED_BY(mu_);
   std::unique_ptr<Index> active_index_ GUARDED_BY(mu_);
   TimestampMs active_created_ms_ GUARDED_BY(mu_) = 0;
+  TimestampMs last_stamp_ GUARDED_BY(mu_) = INT64_MIN;  // Newest append-time stamp given.
   std::deque<Writer*> writers_ GUARDED_BY(mu_);  // front() is the leader.
   SequenceNumber next_ GUARDED_BY(mu_);
   uint64_t written_ GUARDED_BY(mu_) = 0;

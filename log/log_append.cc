@@ -24,15 +24,18 @@ struct Log::Writer {
 
 struct Log::Group {
   std::vector<Writer*> members;
-  std::string buffer;  // The batches, restamped, back to back.
   struct Placed {
+    std::span<const std::byte> batch;  // The caller's bytes, before restamping.
+    Epoch epoch;
     SequenceNumber base;
     SequenceNumber next;
-    uint64_t position;  // In the segment, once written.
+    uint64_t position;  // Relative to the group's start; in the segment once written.
     uint32_t length;
-    TimestampMs max_ts;
+    TimestampMs max_ts;  // After restamping.
   };
   std::vector<Placed> placed;
+  uint64_t bytes = 0;
+  std::optional<TimestampMs> stamp;  // The append time, with log_append_time.
   bool sync = false;
   bool roll = false;
 };
@@ -87,7 +90,7 @@ Result<AppendResult> Log::Enqueue(Writer* w) {
     BuildGroup(&g);
     bool rolled = false;
     uint64_t active_bytes = writer_->size() - format::kSegmentHeaderSize;
-    bool by_size = writer_->size() + g.buffer.size() > opts_.segment_bytes && active_bytes > 0;
+    bool by_size = writer_->size() + g.bytes > opts_.segment_bytes && active_bytes > 0;
     bool by_age = opts_.roll_ms > 0 && active_bytes > 0 &&
                   opts_.clock->NowMs() - active_created_ms_ >= opts_.roll_ms;
     if (g.roll || by_size || by_age) s = SealActive(&rolled);
@@ -110,7 +113,7 @@ Result<AppendResult> Log::Enqueue(Writer* w) {
         durable_ = written_;  // Never: acknowledged as durable once written (documented).
       }
       stats_.appends += g.placed.size();
-      stats_.bytes += g.buffer.size();
+      stats_.bytes += g.bytes;
       if (!g.placed.empty()) stats_.group_commits++;
     } else if (g.sync && !s.IsNoSpace()) {
       // After a failed fdatasync the page cache state is unknown (fsyncgate): stop here.
@@ -137,30 +140,38 @@ Result<AppendResult> Log::Enqueue(Writer* w) {
   return w->result;
 }
 
-// Takes waiting writers from the front into `g`, assigning sequence numbers.
+// Takes waiting writers from the front into `g`, assigning sequence numbers. Copies nothing:
+// WriteGroup copies each batch once, into the segment writer's buffer.
 void Log::BuildGroup(Group* g) {
   SequenceNumber next = next_;
-  TimestampMs now = opts_.clock->NowMs();
+  if (opts_.log_append_time) {
+    // Append times never go backwards within a log, even if the wall clock does.
+    last_stamp_ = std::max(opts_.clock->NowMs(), last_stamp_);
+    g->stamp = last_stamp_;
+  }
   for (Writer* m : writers_) {
     if (m->exclusive != nullptr) break;
     if (!g->members.empty() && !m->batch.empty() &&
-        g->buffer.size() + m->batch.size() > opts_.max_group_bytes) {
+        g->bytes + m->batch.size() > opts_.max_group_bytes) {
       break;
     }
     g->members.push_back(m);
     g->sync |= m->force_sync;
     g->roll |= m->force_roll;
     if (m->batch.empty()) continue;
-    size_t at = g->buffer.size();
-    g->buffer.append(AsChars(m->batch));
-    auto bytes = std::span<std::byte>(reinterpret_cast<std::byte*>(g->buffer.data()) + at,
-                                      m->batch.size());
-    RestampBatch(bytes, next, m->epoch,
-                 opts_.log_append_time ? std::optional<TimestampMs>(now) : std::nullopt);
-    auto h = PeekBatchHeader(bytes);
-    SLUICE_CHECK(h.ok(), "a validated batch stays valid after restamping");
-    g->placed.push_back({next, h->next_offset(), at, h->length, h->max_timestamp});
-    next = h->next_offset();
+    auto h = PeekBatchHeader(m->batch);
+    SLUICE_CHECK(h.ok(), "Append validated the batch");
+    TimestampMs max_ts = h->max_timestamp;
+    if (g->stamp) {  // Shifted as RestampBatch shifts it (wrapping, like record deltas).
+      max_ts = static_cast<TimestampMs>(static_cast<uint64_t>(*g->stamp) +
+                                        static_cast<uint64_t>(h->max_timestamp) -
+                                        static_cast<uint64_t>(h->first_timestamp));
+    }
+    g->placed.push_back(
+        {m->batch, m->epoch, next, SequenceNumber(next.value() + h->record_count), g->bytes,
+         h->length, max_ts});
+    next = g->placed.back().next;
+    g->bytes += m->batch.size();
   }
   if (opts_.durability.mode == Durability::Mode::kAlways && !g->placed.empty()) g->sync = true;
   if (opts_.durability.mode == Durability::Mode::kInterval && !g->placed.empty() &&
@@ -172,29 +183,48 @@ void Log::BuildGroup(Group* g) {
 // Runs without mu_: only the group leader touches writer_ and the segment file's tail.
 Status Log::WriteGroup(Group* g) NO_THREAD_SAFETY_ANALYSIS {
   uint64_t base_pos = writer_->size();
-  for (Group::Placed& p : g->placed) p.position += base_pos;
-  return writer_->Append(AsBytes(g->buffer), g->sync);
+  if (g->bytes > 0) {
+    std::span<std::byte> out = writer_->Reserve(g->bytes);
+    for (Group::Placed& p : g->placed) {
+      std::span<std::byte> dst = out.subspan(p.position, p.length);
+      std::memcpy(dst.data(), p.batch.data(), p.length);
+      RestampBatch(dst, p.base, p.epoch, g->stamp);
+      p.position += base_pos;
+    }
+  }
+  return writer_->Commit(g->sync);
 }
 
-// Seals the active segment and opens a new one at next_. Called by the group leader.
+// Seals the active segment and opens a new one at next_. Called by the group leader. The new
+// segment is created first: when that fails (ENOSPC), nothing has changed.
 Status Log::SealActive(bool* rolled) {
   *rolled = false;
   if (active_index_->empty()) return Status::OK();
-  std::shared_ptr<Segment> old = segments_.back();
-  SLUICE_TRY(writer_->Seal());
-  durable_ = written_;
-  SLUICE_TRY(WriteIndexFile(fs_, old->index_path(), *active_index_, /*clean=*/true));
   auto seg = std::make_shared<Segment>(fs_, dir_, SegmentId(next_.value()));
   SegmentWriterOptions wo{opts_.direct_io, opts_.preallocate ? opts_.segment_bytes : 0};
   SLUICE_ASSIGN_OR_RETURN(auto writer, SegmentWriter::Create(fs_, seg->path(), seg->base(),
                                                              opts_.clock->NowMs(), wo));
-  SLUICE_ASSIGN_OR_RETURN(auto reader, fs_->Open(seg->path(), io::OpenOptions{.read_only = true}));
+  auto reader = fs_->Open(seg->path(), io::OpenOptions{.read_only = true});
+  Status s = reader.status();
+  if (s.ok()) s = writer_->Seal();
+  if (!s.ok()) {
+    writer.reset();
+    (void)fs_->Remove(seg->path());
+    return s;
+  }
+  std::shared_ptr<Segment> old = segments_.back();
+  durable_ = written_;
+  // The index is an optimisation (rebuilt when missing), so failing to write it is not fatal.
+  if (Status idx = WriteIndexFile(fs_, old->index_path(), *active_index_, /*clean=*/true);
+      !idx.ok()) {
+    Note("could not write index " + old->index_path() + ": " + idx.ToString());
+  }
   std::shared_ptr<const Index> sealed_index(std::move(active_index_));
   old->set_summary({sealed_index->data_end(), sealed_index->next_offset(),
                     sealed_index->max_timestamp()});
   cache_.Put(old->base(), OpenedSegment{active_reader_, sealed_index});
   writer_ = std::move(writer);
-  active_reader_ = std::move(reader);
+  active_reader_ = std::move(reader).value();
   active_index_ = std::make_unique<Index>(seg->base());
   active_created_ms_ = opts_.clock->NowMs();
   segments_.push_back(seg);

@@ -46,7 +46,7 @@ struct LogOptions {
   // given).
   format::Codec compression = format::Codec::kNone;
   int zstd_level = 3;
-  // Stamp records with the append time instead of the producer's time.
+  // Stamp records with the append time instead of the producer's time (never decreasing).
   bool log_append_time = false;
   // At most this many sealed segments keep an open file and loaded index (LRU).
   size_t open_segment_cache = 256;

@@ -58,6 +58,7 @@ int64_t WrappingAdd(int64_t a, int64_t b) {
 
 void EncodeHeader(std::byte* dst, const BatchHeader& h) {
   EncodeFixed<uint64_t>(dst + f::kBatchChecksumOffset, h.checksum);
+  EncodeFixed<uint64_t>(dst + f::kBatchRecordsChecksumOffset, h.records_checksum);
   EncodeFixed<uint32_t>(dst + f::kBatchLengthOffset, h.length);
   EncodeFixed<uint8_t>(dst + f::kBatchMagicOffset, h.magic);
   EncodeFixed<uint8_t>(dst + f::kBatchTypeOffset, h.type);
@@ -87,13 +88,25 @@ BatchHeader DecodeHeader(const std::byte* src) {
   h.producer_seq = DecodeFixed<uint64_t>(src + f::kBatchProducerSeqOffset);
   h.record_count = DecodeFixed<uint32_t>(src + f::kBatchRecordCountOffset);
   h.records_size = DecodeFixed<uint32_t>(src + f::kBatchRecordsSizeOffset);
+  h.records_checksum = DecodeFixed<uint64_t>(src + f::kBatchRecordsChecksumOffset);
   return h;
 }
 
-// Stores the checksum of [kBatchChecksummedFrom, size) of a complete batch.
+uint64_t HeaderChecksum(std::span<const std::byte> batch) {
+  return Checksum(batch.subspan(f::kBatchChecksummedFrom,
+                                f::kBatchHeaderSize - f::kBatchChecksummedFrom));
+}
+
+// Stores the header checksum; the records checksum must already be in place.
+void SealHeaderChecksum(std::span<std::byte> batch) {
+  EncodeFixed<uint64_t>(batch.data() + f::kBatchChecksumOffset, HeaderChecksum(batch));
+}
+
+// Stores both checksums of a complete batch.
 void SealChecksum(std::span<std::byte> batch) {
-  EncodeFixed<uint64_t>(batch.data() + f::kBatchChecksumOffset,
-                        Checksum(batch.subspan(f::kBatchChecksummedFrom)));
+  EncodeFixed<uint64_t>(batch.data() + f::kBatchRecordsChecksumOffset,
+                        Checksum(batch.subspan(f::kBatchHeaderSize)));
+  SealHeaderChecksum(batch);
 }
 
 // Compresses `src` into `*out` starting at `out_offset` (resizing `*out`). Returns the
@@ -287,10 +300,15 @@ Result<BatchHeader> PeekBatchHeader(std::span<const std::byte> bytes) {
 Result<RecordBatchView> RecordBatchView::Parse(std::span<const std::byte> bytes) {
   SLUICE_ASSIGN_OR_RETURN(BatchHeader h, PeekBatchHeader(bytes));
   std::span<const std::byte> batch = bytes.first(h.length);
-  const uint64_t actual = Checksum(batch.subspan(f::kBatchChecksummedFrom));
+  const uint64_t actual = HeaderChecksum(batch);
   if (actual != h.checksum) {
     return Status::Corruption("batch checksum mismatch: expected " + Hex(h.checksum) + ", actual " +
                               Hex(actual));
+  }
+  const uint64_t records = Checksum(batch.subspan(f::kBatchHeaderSize));
+  if (records != h.records_checksum) {
+    return Status::Corruption("batch records checksum mismatch: expected " +
+                              Hex(h.records_checksum) + ", actual " + Hex(records));
   }
   RecordBatchView view(h, batch);
   if (h.type != static_cast<uint8_t>(f::BatchType::kData)) {
@@ -404,8 +422,10 @@ void RestampBatch(std::span<std::byte> batch, SequenceNumber base_offset, Epoch 
     EncodeFixed<int64_t>(p + f::kBatchFirstTimestampOffset, *first_timestamp);
     EncodeFixed<int64_t>(p + f::kBatchMaxTimestampOffset, WrappingAdd(old_max, shift));
   }
-  SealChecksum(batch);
+  SealHeaderChecksum(batch);
 }
+
+void SealBatchChecksums(std::span<std::byte> batch) { SealChecksum(batch); }
 
 Result<std::string> CompressBatch(const RecordBatchView& batch, int level) {
   const BatchHeader& src = batch.header();

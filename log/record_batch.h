@@ -39,6 +39,7 @@ struct BatchHeader {
   uint64_t producer_seq = 0;
   uint32_t record_count = 0;
   uint32_t records_size = 0;  // Uncompressed size of the records section.
+  uint64_t records_checksum = 0;
 
   format::Codec codec() const {
     return static_cast<format::Codec>(attributes & format::kAttrCodecMask);
@@ -135,9 +136,14 @@ class RecordBatchView {
 
 // Rewrites the base offset, leader epoch and, if given, the first timestamp (shifting
 // max_timestamp by the same amount; record timestamps are deltas) of a valid batch in place,
-// then recomputes the checksum. `batch` must be exactly one batch.
+// then recomputes the header checksum (O(1): the records section is untouched). `batch` must
+// be exactly one batch.
 void RestampBatch(std::span<std::byte> batch, SequenceNumber base_offset, Epoch epoch,
                   std::optional<TimestampMs> first_timestamp);
+
+// Computes and stores both checksums of a complete batch (`batch` is exactly one batch whose
+// length field is set). For code that edits batch bytes by hand, such as tests.
+void SealBatchChecksums(std::span<std::byte> batch);
 
 // Returns a copy of `batch` with its records section compressed with Zstandard at `level`
 // (header, offsets and checksum updated). A batch that is already compressed is copied as is.

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "log/format.h"
 #include "log/segment_header.h"
@@ -13,7 +14,7 @@ using io::AlignedBuffer;
 
 SegmentWriter::SegmentWriter(std::unique_ptr<io::File> file, uint64_t end)
     : file_(std::move(file)), end_(end), align_(file_->Alignment()) {
-  if (align_ > 1) staging_ = AlignedBuffer(align_, 1 << 20);
+  staging_ = AlignedBuffer(std::max<size_t>(align_, 1), 1 << 20);
 }
 
 Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(io::FileSystem* fs,
@@ -23,19 +24,27 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(io::FileSystem* fs,
   if (fs->Exists(path)) return Status::InvalidArgument("segment already exists: " + path);
   SLUICE_ASSIGN_OR_RETURN(auto file,
                           fs->Open(path, io::OpenOptions{.create = true, .direct = opts.direct}));
+  // From here a failure removes the file, so that a failed roll leaves nothing behind.
+  auto fail = [&](Status s) {
+    file.reset();
+    (void)fs->Remove(path);
+    return s.WithContext("create " + path);
+  };
   if (opts.preallocate_bytes > format::kSegmentHeaderSize) {
     Status s = file->Allocate(0, opts.preallocate_bytes);
-    // Preallocation is an optimisation; a file system without it still works, but running
-    // out of space must be reported.
-    if (s.IsNoSpace()) return s.WithContext(path);
+    // Preallocation is an optimisation: a file system without it still works, but running out
+    // of space must be reported.
+    if (s.IsNoSpace()) return fail(s);
   }
   AlignedBuffer header(std::max<size_t>(file->Alignment(), 1), format::kSegmentHeaderSize);
   EncodeSegmentHeader(SegmentHeader{base, created_ms},
                       std::span<std::byte, format::kSegmentHeaderSize>(header.data(),
                                                                        format::kSegmentHeaderSize));
-  SLUICE_TRY(file->WriteAtAndSync(0, {header.data(), format::kSegmentHeaderSize}));
+  if (Status s = file->WriteAtAndSync(0, {header.data(), format::kSegmentHeaderSize}); !s.ok()) {
+    return fail(s);
+  }
   std::string dir = path.substr(0, path.rfind('/'));
-  SLUICE_TRY(fs->SyncDir(dir));
+  if (Status s = fs->SyncDir(dir); !s.ok()) return fail(s);
   return std::unique_ptr<SegmentWriter>(
       new SegmentWriter(std::move(file), format::kSegmentHeaderSize));
 }
@@ -64,47 +73,66 @@ Status SegmentWriter::LoadTail() {
 Status SegmentWriter::ZeroFrom(uint64_t end) {
   SLUICE_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
   if (size <= end) return Status::OK();
-  // Truncating then re-extending zeroes cheaply and keeps preallocation semantics simple.
+  // Truncating zeroes cheaply; allocating again keeps the preallocation where space allows
+  // (best effort: without it the file just grows with each write).
   SLUICE_TRY(file_->Truncate(end));
-  SLUICE_TRY(file_->Allocate(end, size - end).ok() ? Status::OK() : file_->Truncate(size));
+  (void)file_->Allocate(end, size - end);
   return file_->Sync();
 }
 
-Status SegmentWriter::Append(std::span<const std::byte> data, bool sync) {
-  if (data.empty()) return sync ? Sync() : Status::OK();
-  if (align_ <= 1) {
-    Status s = sync ? file_->WriteAtAndSync(end_, data) : file_->WriteAt(end_, data);
-    if (s.ok()) end_ += data.size();
-    return s;
-  }
-  // O_DIRECT: write [page_start, RoundUp(end + n)) from staging, which begins with the bytes of
-  // the current partial page. Invariant: staging_ bytes past the data are zero.
-  uint64_t page_start = AlignedBuffer::RoundDown(end_, align_);
-  size_t tail = static_cast<size_t>(end_ - page_start);
-  size_t total = tail + data.size();
-  size_t padded = AlignedBuffer::RoundUp(total, align_);
-  if (padded > staging_.capacity()) {
-    AlignedBuffer bigger(align_, std::max(padded, staging_.capacity() * 2));
+std::span<std::byte> SegmentWriter::Reserve(size_t n) {
+  // Direct: staging_[0, tail) holds the partial last page; the reservation follows it.
+  size_t tail = align_ > 1 ? static_cast<size_t>(end_ % align_) : 0;
+  size_t need = AlignedBuffer::RoundUp(tail + n, align_);
+  if (need > staging_.capacity()) {
+    AlignedBuffer bigger(align_, std::max(need, staging_.capacity() * 2));
     std::memcpy(bigger.data(), staging_.data(), tail);
     staging_ = std::move(bigger);
   }
-  std::memcpy(staging_.data() + tail, data.data(), data.size());
+  reserved_ = n;
+  return {staging_.data() + tail, n};
+}
+
+Status SegmentWriter::Commit(bool sync) {
+  size_t n = std::exchange(reserved_, 0);
+  if (n == 0) return sync ? Sync() : Status::OK();
+  if (align_ <= 1) {
+    std::span<const std::byte> out(staging_.data(), n);
+    Status s = sync ? file_->WriteAtAndSync(end_, out) : file_->WriteAt(end_, out);
+    if (s.ok()) end_ += n;
+    return s.ok() ? s : DiscardFailedWrite(s);
+  }
+  // O_DIRECT: write [page_start, RoundUp(end + n)) from staging, zero-padded after the data.
+  uint64_t page_start = AlignedBuffer::RoundDown(end_, align_);
+  size_t total = static_cast<size_t>(end_ - page_start) + n;
+  size_t padded = AlignedBuffer::RoundUp(total, align_);
   std::memset(staging_.data() + total, 0, padded - total);
   std::span<const std::byte> out(staging_.data(), padded);
   Status s = sync ? file_->WriteAtAndSync(page_start, out) : file_->WriteAt(page_start, out);
-  if (!s.ok()) {
-    std::memset(staging_.data() + tail, 0, padded - tail);  // Restore the invariant.
-    return s;
-  }
-  end_ += data.size();
+  // staging_[0, tail) is untouched by a failure: the next Reserve starts over.
+  if (!s.ok()) return DiscardFailedWrite(s);
+  end_ += n;
   // Keep only the new partial page at the front of staging.
   size_t keep_from = AlignedBuffer::RoundDown(total, align_);
-  size_t keep = total - keep_from;
-  if (keep_from > 0) {
-    std::memmove(staging_.data(), staging_.data() + keep_from, keep);
-    std::memset(staging_.data() + keep, 0, padded - keep);
-  }
+  if (keep_from > 0) std::memmove(staging_.data(), staging_.data() + keep_from, total - keep_from);
   return Status::OK();
+}
+
+// A failed write may have stored part of its bytes after the data end. They must not stay:
+// whole batches among them were never acknowledged, and recovery would take them for data.
+Status SegmentWriter::DiscardFailedWrite(const Status& failure) {
+  Status s = ZeroFrom(end_);
+  if (!s.ok()) {
+    return Status::IOError(failure.ToString() + "; and the partial write could not be undone: " +
+                           s.ToString());
+  }
+  return failure;
+}
+
+Status SegmentWriter::Append(std::span<const std::byte> data, bool sync) {
+  std::span<std::byte> dst = Reserve(data.size());
+  std::memcpy(dst.data(), data.data(), data.size());
+  return Commit(sync);
 }
 
 Status SegmentWriter::Sync() { return file_->Sync(); }
@@ -113,11 +141,7 @@ Status SegmentWriter::TruncateTo(uint64_t end) {
   if (end > end_) return Status::InvalidArgument("truncate past the data end");
   end_ = end;
   SLUICE_TRY(ZeroFrom(end));
-  if (align_ > 1) {
-    std::memset(staging_.data(), 0, staging_.capacity());
-    SLUICE_TRY(LoadTail());
-  }
-  return Status::OK();
+  return LoadTail();
 }
 
 Status SegmentWriter::Seal() {

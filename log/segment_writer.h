@@ -43,6 +43,11 @@ class SegmentWriter {
   // submission on io_uring). On error the data end is unchanged; bytes may have reached the
   // file past it, and the next successful append overwrites them.
   Status Append(std::span<const std::byte> data, bool sync);
+  // Zero-copy form of Append: Reserve returns `n` bytes of the writer's (aligned) buffer for
+  // the caller to fill with whole batches; Commit writes them as Append would. The span is
+  // valid until Commit, the next Reserve or TruncateTo.
+  std::span<std::byte> Reserve(size_t n);
+  Status Commit(bool sync);
   Status Sync();
   // Shrinks the data to `end` (<= size()), zeroes what follows and syncs.
   Status TruncateTo(uint64_t end);
@@ -57,12 +62,15 @@ class SegmentWriter {
   SegmentWriter(std::unique_ptr<io::File> file, uint64_t end);
   Status LoadTail();
   Status ZeroFrom(uint64_t end);
+  Status DiscardFailedWrite(const Status& failure);
 
   std::unique_ptr<io::File> file_;
   uint64_t end_;
   size_t align_;
-  // O_DIRECT only: staging_[0, end_ % align_) holds the bytes of the partial last page.
+  // The bytes of the next write. With O_DIRECT, staging_[0, end_ % align_) holds the partial
+  // last page, rewritten with each append.
   io::AlignedBuffer staging_;
+  size_t reserved_ = 0;
 };
 
 }  // namespace sluice::log

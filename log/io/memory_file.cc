@@ -341,14 +341,15 @@ Status MemoryFileSystem::FlipBit(const std::string& raw, uint64_t offset, int bi
 void MemoryFileSystem::Crash() {
   MutexLock l(&state_->mu);
   ++state_->epoch;
-  std::set<Inode*> reset;
+  // Shared, not raw: inodes dropped from the tables here may be freed by the assignment below,
+  // and may still be held by stale handles; reset them all.
+  std::set<std::shared_ptr<Inode>> reset;
   for (auto& [path, dir] : state_->dirs) {
-    // Inodes dropped from the tables here may still be held by stale handles; reset them too.
-    for (auto& [name, inode] : dir.current) reset.insert(inode.get());
+    for (auto& [name, inode] : dir.current) reset.insert(inode);
     dir.current = dir.durable;
-    for (auto& [name, inode] : dir.current) reset.insert(inode.get());
+    for (auto& [name, inode] : dir.current) reset.insert(inode);
   }
-  for (Inode* inode : reset) {
+  for (const std::shared_ptr<Inode>& inode : reset) {
     inode->data = inode->synced;
     inode->unsynced_bytes = 0;
   }

@@ -27,8 +27,7 @@ namespace f = format;
 std::byte* Bytes(std::string& s) { return reinterpret_cast<std::byte*>(s.data()); }
 
 void Reseal(std::string* batch) {
-  std::span<std::byte> b(Bytes(*batch), batch->size());
-  EncodeFixed<uint64_t>(b.data(), Checksum(b.subspan(f::kBatchChecksummedFrom)));
+  SealBatchChecksums(std::span<std::byte>(Bytes(*batch), batch->size()));
 }
 
 template <typename T>
