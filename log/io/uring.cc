@@ -3,6 +3,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
 #include <sched.h>
 #include <string>
 
@@ -70,10 +72,17 @@ Status RunProbe() {
 
 // The calling thread's ring, created on first use and closed at thread exit. Never moved:
 // the kernel maps its rings into this object's memory.
+// Set when this thread's ring has been destroyed at thread exit; trivially destructible, so
+// it stays readable by destructors that run later (a Log closed by a static destructor).
+thread_local bool t_ring_gone = false;
+
 class ThreadRing {
  public:
   ThreadRing() = default;
-  ~ThreadRing() { Reset(); }
+  ~ThreadRing() {
+    Reset();
+    t_ring_gone = true;
+  }
   ThreadRing(const ThreadRing&) = delete;
   ThreadRing& operator=(const ThreadRing&) = delete;
 
@@ -146,11 +155,44 @@ const Status& UringProbe() {
   return probe;
 }
 
+// Runs requests with plain system calls, keeping link semantics: used only after this thread's
+// ring is gone (I/O issued from destructors at thread or process exit).
+void RunWithSyscalls(std::span<const IoRequest> requests, std::span<int32_t> results) {
+  bool cancel = false;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const IoRequest& r = requests[i];
+    int64_t rc = -ECANCELED;
+    if (!cancel) {
+      switch (r.op) {
+        case IoRequest::Op::kRead:
+          rc = pread(r.fd, r.buffer, r.length, static_cast<off_t>(r.offset));
+          break;
+        case IoRequest::Op::kWrite:
+          rc = pwrite(r.fd, r.buffer, r.length, static_cast<off_t>(r.offset));
+          break;
+        case IoRequest::Op::kFsyncData: rc = fdatasync(r.fd); break;
+        case IoRequest::Op::kFallocate:
+          rc = fallocate(r.fd, 0, static_cast<off_t>(r.offset), static_cast<off_t>(r.length));
+          break;
+      }
+      if (rc < 0) rc = -errno;
+    }
+    results[i] = static_cast<int32_t>(rc);
+    bool short_io = (r.op == IoRequest::Op::kRead || r.op == IoRequest::Op::kWrite) &&
+                    rc >= 0 && static_cast<uint64_t>(rc) < r.length;
+    cancel = r.link && (cancel || rc < 0 || short_io);
+  }
+}
+
 Status UringSubmitAndWait(std::span<const IoRequest> requests, std::span<int32_t> results) {
   const size_t n = requests.size();
   SLUICE_CHECK(n <= kUringMaxRequests, "too many requests for one submission");
   SLUICE_CHECK(results.size() >= n, "results shorter than requests");
   if (n == 0) return Status::OK();
+  if (t_ring_gone) {
+    RunWithSyscalls(requests, results);
+    return Status::OK();
+  }
   io_uring* ring = nullptr;
   SLUICE_TRY(t_ring.Get(&ring));
 

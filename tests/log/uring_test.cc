@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -15,6 +16,8 @@
 
 #include "log/io/file.h"
 #include "log/io/uring_file.h"
+#include "log/log.h"
+#include "tests/support/batches.h"
 #include "tests/support/temp_dir.h"
 
 namespace sluice::log::io {
@@ -137,6 +140,34 @@ TEST_F(UringTest, ThreadsUseTheirOwnRings) {
   const std::set<const void*> distinct(rings.begin(), rings.end());
   EXPECT_EQ(distinct.size(), static_cast<size_t>(kThreads));
   EXPECT_EQ(distinct.count(nullptr), 0u);
+}
+
+// Regression: a Log closed by a static destructor, after the thread's ring was destroyed at
+// exit, used the destroyed ring and crashed (found by bench/log_append_bench).
+TEST_F(UringTest, LogClosedByStaticDestructorAtExitSyncsCleanly) {
+  testing::TempDir tmp;
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    static std::unique_ptr<FileSystem> fs = std::move(MakeFileSystem(Backend::kUring)).value();
+    static std::unique_ptr<log::Log> l;
+    log::LogOptions opts;
+    opts.durability = log::Durability::Never();
+    l = std::move(log::Log::Open(fs.get(), tmp.Sub("shard"), opts)).value();
+    std::string b = sluice::testing::MakeBatch(1, 3);
+    if (!l->Append(log::AsBytes(b)).ok()) _exit(3);
+    std::exit(0);  // Thread-locals die first, then `l` closes (and syncs) in a static dtor.
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "child died with signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  auto fs = MakeFileSystem(Backend::kPosix);
+  log::LogOptions opts;
+  auto l = log::Log::Open(fs->get(), tmp.Sub("shard"), opts);
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ((*l)->next_offset(), SequenceNumber(3));
+  EXPECT_TRUE((*l)->recovery_report().clean());
 }
 
 }  // namespace
