@@ -237,7 +237,8 @@ TEST_F(RecoveryTest, ShortWriteFailsAppendAndReopenRepairs) {
   EXPECT_EQ(ReadAllValues(*log), Expected(2));
   log.reset();
   // The partial bytes were removed when the write failed: nothing is left to drop.
-  EXPECT_EQ(fs_.Contents(Segment0())->size(), log_end);
+  std::string image = *fs_.Contents(Segment0());
+  EXPECT_EQ(image.find_first_not_of('\0', log_end), std::string::npos);
   auto again = OpenLog();
   EXPECT_TRUE(again->recovery_report().clean()) << again->recovery_report().ToString();
   ASSERT_TRUE(again->Append(AsBytes(b)).ok());
