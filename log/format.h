@@ -57,19 +57,19 @@ constexpr uint64_t kMaxSegmentBytes = (1ULL << 32) - 1;
 // the header (records_csum included). The log rewrites base offset, epoch and timestamps when
 // it appends, so only the 72-byte header hash is recomputed there, never a pass over the data.
 // ---------------------------------------------------------------------------------------------
-constexpr size_t kBatchChecksumOffset = 0;       // u64  XXH3-64 of header bytes [8, 80)
-constexpr size_t kBatchLengthOffset = 8;         // u32  whole batch in bytes, header included
-constexpr size_t kBatchMagicOffset = 12;         // u8   kBatchMagic
-constexpr size_t kBatchTypeOffset = 13;          // u8   BatchType; bit 7 = safe to ignore
-constexpr size_t kBatchAttributesOffset = 14;    // u16  see kAttr* below
-constexpr size_t kBatchBaseOffsetOffset = 16;    // u64  sequence number of the first record
-constexpr size_t kBatchFirstTimestampOffset = 24;  // i64  ms; record timestamps are deltas
-constexpr size_t kBatchMaxTimestampOffset = 32;  // i64  ms; largest record timestamp
-constexpr size_t kBatchLeaderEpochOffset = 40;   // u64  epoch of the leader that appended it
-constexpr size_t kBatchProducerIdOffset = 48;    // u64  0 = no idempotent producer
-constexpr size_t kBatchProducerSeqOffset = 56;   // u64  producer's per-shard batch sequence
-constexpr size_t kBatchRecordCountOffset = 64;   // u32  >= 1
-constexpr size_t kBatchRecordsSizeOffset = 68;   // u32  records section size, uncompressed
+constexpr size_t kBatchChecksumOffset = 0;          // u64  XXH3-64 of header bytes [8, 80)
+constexpr size_t kBatchLengthOffset = 8;            // u32  whole batch in bytes, header included
+constexpr size_t kBatchMagicOffset = 12;            // u8   kBatchMagic
+constexpr size_t kBatchTypeOffset = 13;             // u8   BatchType; bit 7 = safe to ignore
+constexpr size_t kBatchAttributesOffset = 14;       // u16  see kAttr* below
+constexpr size_t kBatchBaseOffsetOffset = 16;       // u64  sequence number of the first record
+constexpr size_t kBatchFirstTimestampOffset = 24;   // i64  ms; record timestamps are deltas
+constexpr size_t kBatchMaxTimestampOffset = 32;     // i64  ms; largest record timestamp
+constexpr size_t kBatchLeaderEpochOffset = 40;      // u64  epoch of the leader that appended it
+constexpr size_t kBatchProducerIdOffset = 48;       // u64  0 = no idempotent producer
+constexpr size_t kBatchProducerSeqOffset = 56;      // u64  producer's per-shard batch sequence
+constexpr size_t kBatchRecordCountOffset = 64;      // u32  >= 1
+constexpr size_t kBatchRecordsSizeOffset = 68;      // u32  records section size, uncompressed
 constexpr size_t kBatchRecordsChecksumOffset = 72;  // u64  XXH3-64 of bytes [80, length)
 constexpr size_t kBatchHeaderSize = 80;
 static_assert(kBatchRecordsChecksumOffset + 8 == kBatchHeaderSize);
@@ -84,10 +84,13 @@ constexpr uint8_t kBatchMagic = 0xB1;
 enum class BatchType : uint8_t { kData = 1 };
 constexpr uint8_t kTypeIgnoreIfUnknown = 0x80;
 
-// Attributes (u16). Bits 0-2: compression codec of the records section. Bits 3-7: reserved,
-// must be zero; a reader that meets one set fails with NotSupported (it cannot decode safely).
-// Bits 8-15: safe to ignore if unknown (hints that do not change how records decode).
+// Attributes (u16). Bits 0-2: compression codec of the records section. Bit 3: append-time
+// stamped: every record's timestamp is first_ts_ms (== max_ts_ms), whatever its delta says.
+// Bits 4-7: reserved, must be zero; a reader that meets one set fails with NotSupported (it
+// cannot decode safely). Bits 8-15: safe to ignore if unknown (hints that do not change how
+// records decode).
 constexpr uint16_t kAttrCodecMask = 0x0007;
+constexpr uint16_t kAttrLogAppendTime = 0x0008;
 constexpr uint16_t kAttrMustUnderstandMask = 0x00FF;
 enum class Codec : uint8_t { kNone = 0, kZstd = 1 };
 

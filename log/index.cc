@@ -36,8 +36,9 @@ uint64_t Index::LookupOffset(SequenceNumber offset) const {
 uint64_t Index::LookupTimestamp(TimestampMs ts) const {
   // max_timestamp is a running maximum, so entries are sorted by it. Every batch up to the
   // entry before the first entry with max_timestamp >= ts has only older records.
-  auto it = std::lower_bound(entries_.begin(), entries_.end(), ts,
-                             [](const IndexEntry& e, TimestampMs t) { return e.max_timestamp < t; });
+  auto it =
+      std::lower_bound(entries_.begin(), entries_.end(), ts,
+                       [](const IndexEntry& e, TimestampMs t) { return e.max_timestamp < t; });
   if (it == entries_.begin()) return kSegmentHeaderSize;
   return std::prev(it)->position;
 }

@@ -15,8 +15,8 @@
 namespace sluice::log {
 
 struct IndexEntry {
-  uint32_t relative_offset = 0;  // Batch base offset minus segment base.
-  uint32_t position = 0;         // File position of that batch.
+  uint32_t relative_offset = 0;   // Batch base offset minus segment base.
+  uint32_t position = 0;          // File position of that batch.
   TimestampMs max_timestamp = 0;  // Largest record timestamp in batches up to this one.
 };
 

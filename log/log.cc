@@ -33,7 +33,8 @@ Result<std::unique_ptr<Log>> Log::Open(io::FileSystem* fs, const std::string& di
       options.segment_bytes > format::kMaxSegmentBytes) {
     return Status::InvalidArgument("segment_bytes must be between 4 KiB and 4 GiB");
   }
-  if (options.durability.mode == Durability::Mode::kInterval && options.durability.interval_ms < 1) {
+  if (options.durability.mode == Durability::Mode::kInterval &&
+      options.durability.interval_ms < 1) {
     return Status::InvalidArgument("interval durability needs interval_ms >= 1");
   }
   std::unique_ptr<Log> log(new Log(fs, dir, std::move(options)));
@@ -62,8 +63,12 @@ Status Log::Recover() {
     auto parsed = ParseFileName(name);
     if (!parsed) continue;
     switch (parsed->type) {
-      case FileType::kSegment: bases.push_back(parsed->base); break;
-      case FileType::kIndex: indexes.push_back(parsed->base); break;
+      case FileType::kSegment:
+        bases.push_back(parsed->base);
+        break;
+      case FileType::kIndex:
+        indexes.push_back(parsed->base);
+        break;
       case FileType::kTemp:
         SLUICE_TRY(fs_->Remove(dir_ + "/" + name));
         report_.notes.push_back("removed leftover temp file " + name);
@@ -83,8 +88,8 @@ Status Log::Recover() {
   if (segments_.empty()) {
     auto seg = std::make_shared<Segment>(fs_, dir_, SegmentId(0));
     SegmentWriterOptions wo{opts_.direct_io, opts_.preallocate ? opts_.segment_bytes : 0};
-    SLUICE_ASSIGN_OR_RETURN(writer_, SegmentWriter::Create(fs_, seg->path(), seg->base(),
-                                                           opts_.clock->NowMs(), wo));
+    SLUICE_ASSIGN_OR_RETURN(
+        writer_, SegmentWriter::Create(fs_, seg->path(), seg->base(), opts_.clock->NowMs(), wo));
     segments_.push_back(seg);
     return OpenActive(seg, format::kSegmentHeaderSize, Index(seg->base()));
   }
@@ -118,8 +123,8 @@ Status Log::Recover() {
   report_.scanned_bytes += scan.valid_end;
   for (DamagedRange& d : scan.damaged) {
     Note("corrupt data kept but not served: " + std::to_string(d.bytes) + " bytes at " + d.file +
-         ":" + std::to_string(d.position) + " holding records [" +
-         std::to_string(d.first.value()) + ", " + std::to_string(d.end.value()) + "): " + d.reason);
+         ":" + std::to_string(d.position) + " holding records [" + std::to_string(d.first.value()) +
+         ", " + std::to_string(d.end.value()) + "): " + d.reason);
     report_.damaged.push_back(d);
   }
   if (scan.header_damaged) {
@@ -141,9 +146,9 @@ Status Log::Recover() {
   if (scan.header_damaged) {
     io::AlignedBuffer header(std::max<size_t>(writer_->file()->Alignment(), 1),
                              format::kSegmentHeaderSize);
-    EncodeSegmentHeader(
-        SegmentHeader{tail->base(), opts_.clock->NowMs()},
-        std::span<std::byte, format::kSegmentHeaderSize>(header.data(), format::kSegmentHeaderSize));
+    EncodeSegmentHeader(SegmentHeader{tail->base(), opts_.clock->NowMs()},
+                        std::span<std::byte, format::kSegmentHeaderSize>(
+                            header.data(), format::kSegmentHeaderSize));
     SLUICE_TRY(writer_->file()->WriteAtAndSync(0, {header.data(), format::kSegmentHeaderSize}));
   }
   return OpenActive(tail, scan.valid_end, std::move(scan.index));
@@ -156,6 +161,12 @@ Status Log::OpenActive(const std::shared_ptr<Segment>& seg, uint64_t end, Index 
   active_index_ = std::make_unique<Index>(std::move(index));
   active_created_ms_ = opts_.clock->NowMs();
   last_stamp_ = active_index_->max_timestamp();
+  if (opts_.log_append_time && active_index_->empty() && segments_.size() > 1) {
+    // Stamps continue from the newest one given, which is in the segment before.
+    std::string note;
+    auto prev = cache_.Get(segments_[segments_.size() - 2], &note);
+    if (prev.ok()) last_stamp_ = prev->index->max_timestamp();
+  }
   next_ = active_index_->next_offset();
   written_ = durable_ = next_.value();
   (void)end;
@@ -261,8 +272,7 @@ Result<ReadResult> Log::Read(SequenceNumber from, ReadOptions opts) const {
     const Index& idx = *active_index_;
     active_base = SequenceNumber(segments_.back()->base().value());
     active = {active_reader_, segments_.back()->path(),
-              sealed.empty() ? idx.LookupOffset(from) : format::kSegmentHeaderSize,
-              idx.data_end()};
+              sealed.empty() ? idx.LookupOffset(from) : format::kSegmentHeaderSize, idx.data_end()};
   }
   ReadResult out;
   out.next = from;
@@ -277,10 +287,10 @@ Result<ReadResult> Log::Read(SequenceNumber from, ReadOptions opts) const {
         i + 1 < sealed.size() ? sealed[i + 1]->base().value() : active_base.value();
     Status damage;
     if (opened->index->next_offset().value() != following) {
-      damage = Status::Corruption(
-          sealed[i]->path() + ": records " + std::to_string(opened->index->next_offset().value()) +
-          " to " + std::to_string(following - 1) + " are unreadable from position " +
-          std::to_string(opened->index->data_end()));
+      damage = Status::Corruption(sealed[i]->path() + ": records " +
+                                  std::to_string(opened->index->next_offset().value()) + " to " +
+                                  std::to_string(following - 1) + " are unreadable from position " +
+                                  std::to_string(opened->index->data_end()));
     }
     plan.push_back({opened->file, sealed[i]->path(), start, opened->index->data_end(), damage});
   }
@@ -369,8 +379,9 @@ Result<SequenceNumber> Log::LookupTimestamp(TimestampMs ts) const {
   // Scan forward record by record from `from`.
   std::string scratch;
   for (SequenceNumber cur = from;;) {
-    SLUICE_ASSIGN_OR_RETURN(ReadResult r, Read(cur, ReadOptions{.max_bytes = 1 << 20,
-                                                                .upto = SequenceNumber(UINT64_MAX)}));
+    SLUICE_ASSIGN_OR_RETURN(
+        ReadResult r,
+        Read(cur, ReadOptions{.max_bytes = 1 << 20, .upto = SequenceNumber(UINT64_MAX)}));
     if (r.batch_count == 0) return r.next;
     for (const RecordBatchView& b : r.Batches()) {
       if (b.header().max_timestamp < ts) continue;

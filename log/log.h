@@ -6,11 +6,11 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <functional>
-#include <mutex>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -155,7 +155,7 @@ class Log {
   std::unique_ptr<Index> active_index_ GUARDED_BY(mu_);
   TimestampMs active_created_ms_ GUARDED_BY(mu_) = 0;
   TimestampMs last_stamp_ GUARDED_BY(mu_) = INT64_MIN;  // Newest append-time stamp given.
-  std::deque<Writer*> writers_ GUARDED_BY(mu_);  // front() is the leader.
+  std::deque<Writer*> writers_ GUARDED_BY(mu_);         // front() is the leader.
   SequenceNumber next_ GUARDED_BY(mu_);
   uint64_t written_ GUARDED_BY(mu_) = 0;
   uint64_t durable_ GUARDED_BY(mu_) = 0;

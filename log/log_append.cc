@@ -83,14 +83,15 @@ Result<AppendResult> Log::Enqueue(Writer* w) {
     if (!writers_.empty()) writers_.front()->cv.Signal();
     return s.ok() ? Result<AppendResult>(AppendResult{}) : Result<AppendResult>(s);
   }
-  // This thread leads a group.
+  // This thread leads a group. Close() may have run while it was queued.
   Group g;
-  Status s = sticky_error_;
+  Status s = closed_ ? Status::Aborted("log is closed") : sticky_error_;
   if (s.ok()) {
     BuildGroup(&g);
     bool rolled = false;
     uint64_t active_bytes = writer_->size() - format::kSegmentHeaderSize;
-    bool by_size = writer_->size() + g.bytes > opts_.segment_bytes && active_bytes > 0;
+    bool by_size =
+        g.bytes > 0 && writer_->size() + g.bytes > opts_.segment_bytes && active_bytes > 0;
     bool by_age = opts_.roll_ms > 0 && active_bytes > 0 &&
                   opts_.clock->NowMs() - active_created_ms_ >= opts_.roll_ms;
     if (g.roll || by_size || by_age) s = SealActive(&rolled);
@@ -125,14 +126,14 @@ Result<AppendResult> Log::Enqueue(Writer* w) {
     writers_.pop_front();
     m->status = s;
     if (s.ok() && !m->batch.empty()) {
-      const Group::Placed& p = g.placed[std::count_if(
-          g.members.begin(), g.members.begin() + i, [](Writer* x) { return !x->batch.empty(); })];
+      const Group::Placed& p = g.placed[std::count_if(g.members.begin(), g.members.begin() + i,
+                                                      [](Writer* x) { return !x->batch.empty(); })];
       m->result = {p.base, SequenceNumber(p.next.value() - 1)};
     }
     m->done = true;
     if (m != w) m->cv.Signal();
   }
-  if (g.members.empty()) {  // The sticky error path built no group.
+  if (g.members.empty()) {  // The error path built no group.
     writers_.pop_front();
   }
   if (!writers_.empty()) writers_.front()->cv.Signal();
@@ -161,15 +162,9 @@ void Log::BuildGroup(Group* g) {
     if (m->batch.empty()) continue;
     auto h = PeekBatchHeader(m->batch);
     SLUICE_CHECK(h.ok(), "Append validated the batch");
-    TimestampMs max_ts = h->max_timestamp;
-    if (g->stamp) {  // Shifted as RestampBatch shifts it (wrapping, like record deltas).
-      max_ts = static_cast<TimestampMs>(static_cast<uint64_t>(*g->stamp) +
-                                        static_cast<uint64_t>(h->max_timestamp) -
-                                        static_cast<uint64_t>(h->first_timestamp));
-    }
-    g->placed.push_back(
-        {m->batch, m->epoch, next, SequenceNumber(next.value() + h->record_count), g->bytes,
-         h->length, max_ts});
+    TimestampMs max_ts = g->stamp ? *g->stamp : h->max_timestamp;  // As RestampBatch sets it.
+    g->placed.push_back({m->batch, m->epoch, next, SequenceNumber(next.value() + h->record_count),
+                         g->bytes, h->length, max_ts});
     next = g->placed.back().next;
     g->bytes += m->batch.size();
   }
@@ -202,14 +197,20 @@ Status Log::SealActive(bool* rolled) {
   if (active_index_->empty()) return Status::OK();
   auto seg = std::make_shared<Segment>(fs_, dir_, SegmentId(next_.value()));
   SegmentWriterOptions wo{opts_.direct_io, opts_.preallocate ? opts_.segment_bytes : 0};
-  SLUICE_ASSIGN_OR_RETURN(auto writer, SegmentWriter::Create(fs_, seg->path(), seg->base(),
-                                                             opts_.clock->NowMs(), wo));
+  SLUICE_ASSIGN_OR_RETURN(
+      auto writer, SegmentWriter::Create(fs_, seg->path(), seg->base(), opts_.clock->NowMs(), wo));
   auto reader = fs_->Open(seg->path(), io::OpenOptions{.read_only = true});
   Status s = reader.status();
   if (s.ok()) s = writer_->Seal();
   if (!s.ok()) {
     writer.reset();
-    (void)fs_->Remove(seg->path());
+    // Its creation was made durable, so its removal must be too, or a crash brings it back.
+    Status undo = fs_->Remove(seg->path());
+    if (undo.ok()) undo = fs_->SyncDir(dir_);
+    if (!undo.ok()) {
+      return Status::IOError(s.ToString() +
+                             "; and the new segment could not be removed: " + undo.ToString());
+    }
     return s;
   }
   std::shared_ptr<Segment> old = segments_.back();
@@ -220,8 +221,8 @@ Status Log::SealActive(bool* rolled) {
     Note("could not write index " + old->index_path() + ": " + idx.ToString());
   }
   std::shared_ptr<const Index> sealed_index(std::move(active_index_));
-  old->set_summary({sealed_index->data_end(), sealed_index->next_offset(),
-                    sealed_index->max_timestamp()});
+  old->set_summary(
+      {sealed_index->data_end(), sealed_index->next_offset(), sealed_index->max_timestamp()});
   cache_.Put(old->base(), OpenedSegment{active_reader_, sealed_index});
   writer_ = std::move(writer);
   active_reader_ = std::move(reader).value();

@@ -17,7 +17,14 @@ Status Log::TruncateAfter(SequenceNumber last_kept) {
 Status Log::TruncateLocked(SequenceNumber new_next) {
   if (closed_) return Status::Aborted("log is closed");
   if (!sticky_error_.ok()) return sticky_error_;
-  if (new_next == next_) return Status::OK();
+  if (new_next == next_) {  // Nothing to remove; still durable on return.
+    if (durable_ < written_) {
+      SLUICE_TRY(writer_->Sync());
+      durable_ = written_;
+      stats_.syncs++;
+    }
+    return Status::OK();
+  }
   SequenceNumber start(segments_.front()->base().value());
   if (new_next > next_ || new_next < start) {
     return Status::InvalidArgument("cannot truncate after " + std::to_string(new_next.value() - 1) +
@@ -56,11 +63,10 @@ Status Log::TruncateLocked(SequenceNumber new_next) {
         break;
       }
       if (h.base_offset < new_next && new_next < h.next_offset()) {
-        return Status::InvalidArgument("cannot truncate after " +
-                                       std::to_string(new_next.value() - 1) +
-                                       ": it is inside the batch [" +
-                                       std::to_string(h.base_offset.value()) + ", " +
-                                       std::to_string(h.next_offset().value()) + ")");
+        return Status::InvalidArgument(
+            "cannot truncate after " + std::to_string(new_next.value() - 1) +
+            ": it is inside the batch [" + std::to_string(h.base_offset.value()) + ", " +
+            std::to_string(h.next_offset().value()) + ")");
       }
       if (h.next_offset() == new_next) {
         cut = reader.position();
@@ -81,17 +87,19 @@ Status Log::TruncateLocked(SequenceNumber new_next) {
     writer_.reset();
     cache_.Erase(keep->base());
     if (fs_->Exists(keep->index_path())) SLUICE_TRY(fs_->Remove(keep->index_path()));
-    SLUICE_ASSIGN_OR_RETURN(writer_, SegmentWriter::OpenForAppend(
-                                         fs_, keep->path(), cut,
-                                         SegmentWriterOptions{opts_.direct_io, 0}));
-    SLUICE_ASSIGN_OR_RETURN(auto reader, fs_->Open(keep->path(), io::OpenOptions{.read_only = true}));
+    SLUICE_ASSIGN_OR_RETURN(writer_,
+                            SegmentWriter::OpenForAppend(fs_, keep->path(), cut,
+                                                         SegmentWriterOptions{opts_.direct_io, 0}));
+    SLUICE_ASSIGN_OR_RETURN(auto reader,
+                            fs_->Open(keep->path(), io::OpenOptions{.read_only = true}));
     active_reader_ = std::move(reader);
   }
-  SLUICE_ASSIGN_OR_RETURN(SegmentScan scan, ScanSegment(*active_reader_, keep->base(), keep->path()));
+  SLUICE_ASSIGN_OR_RETURN(SegmentScan scan,
+                          ScanSegment(*active_reader_, keep->base(), keep->path()));
   if (!scan.stop.ok() || scan.index.next_offset() != new_next) {
     return Status::Corruption("segment " + keep->path() + " does not end at " +
-                              std::to_string(new_next.value()) + " after truncation: " +
-                              scan.stop.ToString());
+                              std::to_string(new_next.value()) +
+                              " after truncation: " + scan.stop.ToString());
   }
   active_index_ = std::make_unique<Index>(std::move(scan.index));
   active_created_ms_ = opts_.clock->NowMs();

@@ -21,9 +21,12 @@ Result<Durability> Durability::Parse(std::string_view text) {
 
 std::string Durability::ToString() const {
   switch (mode) {
-    case Mode::kAlways: return "always";
-    case Mode::kNever: return "never";
-    case Mode::kInterval: return "interval:" + std::to_string(interval_ms);
+    case Mode::kAlways:
+      return "always";
+    case Mode::kNever:
+      return "never";
+    case Mode::kInterval:
+      return "interval:" + std::to_string(interval_ms);
   }
   return "?";
 }

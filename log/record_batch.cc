@@ -25,7 +25,8 @@ constexpr size_t kMinRecordBytes = 6;
 // form exceeds kMaxBatchBytes, so a larger records_size can only be damage (and must not make
 // a reader allocate gigabytes).
 constexpr size_t kMaxRecordsSectionBytes = f::kMaxBatchBytes - f::kBatchHeaderSize;
-constexpr uint16_t kAttrReservedMask = f::kAttrMustUnderstandMask & ~f::kAttrCodecMask;
+constexpr uint16_t kAttrReservedMask =
+    f::kAttrMustUnderstandMask & ~f::kAttrCodecMask & ~f::kAttrLogAppendTime;
 
 struct CCtxDeleter {
   void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
@@ -93,8 +94,8 @@ BatchHeader DecodeHeader(const std::byte* src) {
 }
 
 uint64_t HeaderChecksum(std::span<const std::byte> batch) {
-  return Checksum(batch.subspan(f::kBatchChecksummedFrom,
-                                f::kBatchHeaderSize - f::kBatchChecksummedFrom));
+  return Checksum(
+      batch.subspan(f::kBatchChecksummedFrom, f::kBatchHeaderSize - f::kBatchChecksummedFrom));
 }
 
 // Stores the header checksum; the records checksum must already be in place.
@@ -380,7 +381,9 @@ Result<std::vector<Record>> RecordBatchView::DecodeRecords(std::string* scratch)
     if (!ts_delta) return BadRecord(i, "bad timestamp delta");
     Record& r = records[i];
     r.offset = SequenceNumber(base + i);
-    r.timestamp = WrappingAdd(header_.first_timestamp, ZigZagDecode(*ts_delta));
+    r.timestamp = (header_.attributes & f::kAttrLogAppendTime) != 0
+                      ? header_.first_timestamp
+                      : WrappingAdd(header_.first_timestamp, ZigZagDecode(*ts_delta));
     if (!rec.LengthPrefixed(&r.key)) return BadRecord(i, "bad key");
     if (!rec.LengthPrefixed(&r.value)) return BadRecord(i, "bad value");
     auto header_count = rec.Varint();
@@ -416,11 +419,12 @@ void RestampBatch(std::span<std::byte> batch, SequenceNumber base_offset, Epoch 
   EncodeFixed<uint64_t>(p + f::kBatchBaseOffsetOffset, base_offset.value());
   EncodeFixed<uint64_t>(p + f::kBatchLeaderEpochOffset, epoch.value());
   if (first_timestamp) {
-    const int64_t old_first = DecodeFixed<int64_t>(p + f::kBatchFirstTimestampOffset);
-    const int64_t old_max = DecodeFixed<int64_t>(p + f::kBatchMaxTimestampOffset);
-    const int64_t shift = WrappingSub(*first_timestamp, old_first);
+    // Append time: every record takes the stamp (the attribute tells readers so).
     EncodeFixed<int64_t>(p + f::kBatchFirstTimestampOffset, *first_timestamp);
-    EncodeFixed<int64_t>(p + f::kBatchMaxTimestampOffset, WrappingAdd(old_max, shift));
+    EncodeFixed<int64_t>(p + f::kBatchMaxTimestampOffset, *first_timestamp);
+    const uint16_t attrs = DecodeFixed<uint16_t>(p + f::kBatchAttributesOffset);
+    EncodeFixed<uint16_t>(p + f::kBatchAttributesOffset,
+                          static_cast<uint16_t>(attrs | f::kAttrLogAppendTime));
   }
   SealHeaderChecksum(batch);
 }

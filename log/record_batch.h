@@ -41,6 +41,7 @@ struct BatchHeader {
   uint32_t records_size = 0;  // Uncompressed size of the records section.
   uint64_t records_checksum = 0;
 
+  bool log_append_time() const { return (attributes & format::kAttrLogAppendTime) != 0; }
   format::Codec codec() const {
     return static_cast<format::Codec>(attributes & format::kAttrCodecMask);
   }
@@ -134,10 +135,10 @@ class RecordBatchView {
   std::span<const std::byte> bytes_;
 };
 
-// Rewrites the base offset, leader epoch and, if given, the first timestamp (shifting
-// max_timestamp by the same amount; record timestamps are deltas) of a valid batch in place,
-// then recomputes the header checksum (O(1): the records section is untouched). `batch` must
-// be exactly one batch.
+// Rewrites the base offset and leader epoch of a valid batch in place and, if an append time is
+// given, stamps every record with it (first = max = the stamp, and the kAttrLogAppendTime
+// attribute), then recomputes the header checksum (O(1): the records section is untouched).
+// `batch` must be exactly one batch.
 void RestampBatch(std::span<std::byte> batch, SequenceNumber base_offset, Epoch epoch,
                   std::optional<TimestampMs> first_timestamp);
 

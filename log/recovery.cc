@@ -56,7 +56,8 @@ Result<SegmentScan> ScanSegment(const io::File& file, SegmentId base, const std:
     if (!bad.ok()) {
       if (bad.IsIOError()) return bad;
       uint64_t at = scan.valid_end;
-      SLUICE_ASSIGN_OR_RETURN(auto resume, FindNextValidBatch(file, at + 1, scan.file_size, expected));
+      SLUICE_ASSIGN_OR_RETURN(auto resume,
+                              FindNextValidBatch(file, at + 1, scan.file_size, expected));
       if (!resume) {
         scan.stop = bad;
         break;
@@ -96,8 +97,8 @@ Result<std::optional<uint64_t>> FindNextValidBatch(const io::File& file, uint64_
     const char* base = buf.data();
     size_t limit = std::min(n - format::kBatchHeaderSize, kChunk - 1) + 1;  // Candidate starts.
     for (size_t i = 0; i < limit;) {
-      const void* hit = std::memchr(base + i + format::kBatchMagicOffset,
-                                    format::kBatchMagic, limit - i);
+      const void* hit =
+          std::memchr(base + i + format::kBatchMagicOffset, format::kBatchMagic, limit - i);
       if (hit == nullptr) break;
       size_t cand = static_cast<const char*>(hit) - base - format::kBatchMagicOffset;
       SegmentReader probe(&file, pos + cand, end, format::kBatchHeaderSize);

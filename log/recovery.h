@@ -46,9 +46,9 @@ struct RecoveryReport {
 
 // The outcome of scanning one segment file.
 struct SegmentScan {
-  Index index;                 // Every valid batch, in order.
-  uint64_t valid_end = 0;      // Position after the last valid batch.
-  Status stop;                 // OK at a clean end; otherwise why scanning stopped (a torn tail).
+  Index index;             // Every valid batch, in order.
+  uint64_t valid_end = 0;  // Position after the last valid batch.
+  Status stop;             // OK at a clean end; otherwise why scanning stopped (a torn tail).
   std::vector<DamagedRange> damaged;  // Corrupt regions followed by valid batches.
   bool header_damaged = false;  // The segment header failed validation (base taken from name).
   uint64_t file_size = 0;

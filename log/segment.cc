@@ -2,8 +2,8 @@
 #include "log/segment.h"
 
 #include "log/filename.h"
-#include "log/recovery.h"
 #include "log/record_batch.h"
+#include "log/recovery.h"
 
 namespace sluice::log {
 
@@ -57,8 +57,8 @@ Result<OpenedSegment> Segment::Open(std::string* note) {
     *note = "rebuilt index " + index_path_ + " (" + loaded.status().ToString() + ")";
     for (const DamagedRange& d : scan.damaged) {
       *note += "; corrupt region of " + std::to_string(d.bytes) + " bytes at " + path_ + ":" +
-               std::to_string(d.position) + " holding records [" +
-               std::to_string(d.first.value()) + ", " + std::to_string(d.end.value()) + ")";
+               std::to_string(d.position) + " holding records [" + std::to_string(d.first.value()) +
+               ", " + std::to_string(d.end.value()) + ")";
     }
     if (!scan.stop.ok()) {
       damage = Status::Corruption(path_ + ": data damaged at position " +
@@ -126,8 +126,7 @@ size_t SegmentCache::size() const {
   return lru_.size();
 }
 
-Status WriteIndexFile(io::FileSystem* fs, const std::string& path, const Index& index,
-                      bool clean) {
+Status WriteIndexFile(io::FileSystem* fs, const std::string& path, const Index& index, bool clean) {
   std::string tmp = TempFileName(path);
   std::string bytes = index.Encode(clean);
   {

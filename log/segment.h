@@ -82,7 +82,6 @@ class SegmentCache {
 
 // Writes `index` to `path` through a temp file and rename (no fsync: the checksum rejects a
 // torn index, which is then rebuilt).
-Status WriteIndexFile(io::FileSystem* fs, const std::string& path, const Index& index,
-                      bool clean);
+Status WriteIndexFile(io::FileSystem* fs, const std::string& path, const Index& index, bool clean);
 
 }  // namespace sluice::log

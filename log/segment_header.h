@@ -18,7 +18,8 @@ struct SegmentHeader {
 };
 
 // Encodes into exactly kSegmentHeaderSize bytes (zero padded).
-void EncodeSegmentHeader(const SegmentHeader& h, std::span<std::byte, format::kSegmentHeaderSize> out);
+void EncodeSegmentHeader(const SegmentHeader& h,
+                         std::span<std::byte, format::kSegmentHeaderSize> out);
 // Corruption on a wrong magic, checksum or header size; NotSupported on a newer version;
 // Truncated when fewer than kSegmentHeaderUsed bytes are given.
 Result<SegmentHeader> DecodeSegmentHeader(std::span<const std::byte> in);

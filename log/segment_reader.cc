@@ -6,8 +6,7 @@
 
 namespace sluice::log {
 
-SegmentReader::SegmentReader(const io::File* file, uint64_t start, uint64_t end,
-                             size_t read_ahead)
+SegmentReader::SegmentReader(const io::File* file, uint64_t start, uint64_t end, size_t read_ahead)
     : file_(file), pos_(start), end_(end), read_ahead_(read_ahead), buf_start_(start) {}
 
 // Ensures at least `need` unread bytes are buffered, or as many as remain before end_.
@@ -25,8 +24,8 @@ Status SegmentReader::Fill(size_t need) {
   consumed_ = 0;
   size_t filled = have;
   while (filled < want) {
-    auto out = std::span<std::byte>(reinterpret_cast<std::byte*>(buf_.data()) + filled,
-                                    want - filled);
+    auto out =
+        std::span<std::byte>(reinterpret_cast<std::byte*>(buf_.data()) + filled, want - filled);
     SLUICE_ASSIGN_OR_RETURN(size_t n, file_->ReadAt(pos_ + filled, out));
     if (n == 0) break;  // End of file before end_.
     filled += n;

@@ -17,8 +17,7 @@ namespace sluice::log {
 class SegmentReader {
  public:
   // Reads batches starting at file position `start` and never past `end` (exclusive).
-  SegmentReader(const io::File* file, uint64_t start, uint64_t end,
-                size_t read_ahead = 1 << 20);
+  SegmentReader(const io::File* file, uint64_t start, uint64_t end, size_t read_ahead = 1 << 20);
 
   // The next valid batch, or nullopt at the end of the data: `end` reached or a zero length
   // field (the zero-filled space after the last batch). Errors: Truncated when a batch runs
@@ -37,7 +36,7 @@ class SegmentReader {
   uint64_t pos_;
   const uint64_t end_;
   const size_t read_ahead_;
-  std::string buf_;      // Bytes read from the file; buf_start_ is the position of buf_[0].
+  std::string buf_;  // Bytes read from the file; buf_start_ is the position of buf_[0].
   uint64_t buf_start_;
   size_t consumed_ = 0;  // Bytes of buf_ already returned.
 };

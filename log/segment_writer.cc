@@ -37,9 +37,9 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(io::FileSystem* fs,
     if (s.IsNoSpace()) return fail(s);
   }
   AlignedBuffer header(std::max<size_t>(file->Alignment(), 1), format::kSegmentHeaderSize);
-  EncodeSegmentHeader(SegmentHeader{base, created_ms},
-                      std::span<std::byte, format::kSegmentHeaderSize>(header.data(),
-                                                                       format::kSegmentHeaderSize));
+  EncodeSegmentHeader(
+      SegmentHeader{base, created_ms},
+      std::span<std::byte, format::kSegmentHeaderSize>(header.data(), format::kSegmentHeaderSize));
   if (Status s = file->WriteAtAndSync(0, {header.data(), format::kSegmentHeaderSize}); !s.ok()) {
     return fail(s);
   }
@@ -123,8 +123,8 @@ Status SegmentWriter::Commit(bool sync) {
 Status SegmentWriter::DiscardFailedWrite(const Status& failure) {
   Status s = ZeroFrom(end_);
   if (!s.ok()) {
-    return Status::IOError(failure.ToString() + "; and the partial write could not be undone: " +
-                           s.ToString());
+    return Status::IOError(failure.ToString() +
+                           "; and the partial write could not be undone: " + s.ToString());
   }
   return failure;
 }

@@ -16,7 +16,7 @@
 namespace sluice::log {
 
 struct SegmentWriterOptions {
-  bool direct = true;             // Try O_DIRECT (falls back to buffered where refused).
+  bool direct = true;              // Try O_DIRECT (falls back to buffered where refused).
   uint64_t preallocate_bytes = 0;  // Allocate the file to this size up front (0: none).
 };
 
@@ -33,8 +33,7 @@ class SegmentWriter {
   // Opens an existing segment for appending at `end` (the recovered data end); bytes after
   // `end` are zeroed so that they can never be mistaken for data.
   static Result<std::unique_ptr<SegmentWriter>> OpenForAppend(io::FileSystem* fs,
-                                                              const std::string& path,
-                                                              uint64_t end,
+                                                              const std::string& path, uint64_t end,
                                                               const SegmentWriterOptions& opts);
   SegmentWriter(const SegmentWriter&) = delete;
   SegmentWriter& operator=(const SegmentWriter&) = delete;

@@ -14,9 +14,9 @@ namespace sluice::internal {
 }  // namespace sluice::internal
 
 // Aborts when `cond` is false. `msg` is a plain C string describing the broken invariant.
-#define SLUICE_CHECK(cond, msg)                                            \
-  do {                                                                     \
-    if (__builtin_expect(!(cond), 0)) {                                    \
-      ::sluice::internal::CheckFailed(__FILE__, __LINE__, #cond, (msg));   \
-    }                                                                      \
+#define SLUICE_CHECK(cond, msg)                                          \
+  do {                                                                   \
+    if (__builtin_expect(!(cond), 0)) {                                  \
+      ::sluice::internal::CheckFailed(__FILE__, __LINE__, #cond, (msg)); \
+    }                                                                    \
   } while (0)

@@ -14,7 +14,7 @@ namespace sluice {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT: implicit by design
     SLUICE_CHECK(!std::get<Status>(v_).ok(), "Result built from an OK status");
   }
@@ -59,9 +59,9 @@ Status AsStatus(const Result<T>& r) {
 #define SLUICE_CONCAT(a, b) SLUICE_CONCAT_INNER(a, b)
 
 // Returns the error from a Status- or Result-valued expression.
-#define SLUICE_TRY(expr)                                              \
-  do {                                                                \
-    auto&& sluice_try_ = (expr);                                      \
+#define SLUICE_TRY(expr)                                                     \
+  do {                                                                       \
+    auto&& sluice_try_ = (expr);                                             \
     if (!sluice_try_.ok()) return ::sluice::internal::AsStatus(sluice_try_); \
   } while (0)
 

@@ -8,16 +8,26 @@ namespace sluice {
 
 std::string_view CodeName(Status::Code code) {
   switch (code) {
-    case Status::Code::kOk: return "OK";
-    case Status::Code::kNotFound: return "NotFound";
-    case Status::Code::kCorruption: return "Corruption";
-    case Status::Code::kTruncated: return "Truncated";
-    case Status::Code::kIOError: return "IOError";
-    case Status::Code::kNoSpace: return "NoSpace";
-    case Status::Code::kInvalidArgument: return "InvalidArgument";
-    case Status::Code::kUnavailable: return "Unavailable";
-    case Status::Code::kAborted: return "Aborted";
-    case Status::Code::kNotSupported: return "NotSupported";
+    case Status::Code::kOk:
+      return "OK";
+    case Status::Code::kNotFound:
+      return "NotFound";
+    case Status::Code::kCorruption:
+      return "Corruption";
+    case Status::Code::kTruncated:
+      return "Truncated";
+    case Status::Code::kIOError:
+      return "IOError";
+    case Status::Code::kNoSpace:
+      return "NoSpace";
+    case Status::Code::kInvalidArgument:
+      return "InvalidArgument";
+    case Status::Code::kUnavailable:
+      return "Unavailable";
+    case Status::Code::kAborted:
+      return "Aborted";
+    case Status::Code::kNotSupported:
+      return "NotSupported";
   }
   return "Unknown";
 }

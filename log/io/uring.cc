@@ -4,9 +4,9 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <unistd.h>
 #include <sched.h>
 #include <string>
+#include <unistd.h>
 
 #include <liburing.h>
 
@@ -170,7 +170,9 @@ void RunWithSyscalls(std::span<const IoRequest> requests, std::span<int32_t> res
         case IoRequest::Op::kWrite:
           rc = pwrite(r.fd, r.buffer, r.length, static_cast<off_t>(r.offset));
           break;
-        case IoRequest::Op::kFsyncData: rc = fdatasync(r.fd); break;
+        case IoRequest::Op::kFsyncData:
+          rc = fdatasync(r.fd);
+          break;
         case IoRequest::Op::kFallocate:
           rc = fallocate(r.fd, 0, static_cast<off_t>(r.offset), static_cast<off_t>(r.length));
           break;
@@ -178,8 +180,8 @@ void RunWithSyscalls(std::span<const IoRequest> requests, std::span<int32_t> res
       if (rc < 0) rc = -errno;
     }
     results[i] = static_cast<int32_t>(rc);
-    bool short_io = (r.op == IoRequest::Op::kRead || r.op == IoRequest::Op::kWrite) &&
-                    rc >= 0 && static_cast<uint64_t>(rc) < r.length;
+    bool short_io = (r.op == IoRequest::Op::kRead || r.op == IoRequest::Op::kWrite) && rc >= 0 &&
+                    static_cast<uint64_t>(rc) < r.length;
     cancel = r.link && (cancel || rc < 0 || short_io);
   }
 }

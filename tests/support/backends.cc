@@ -15,10 +15,14 @@ std::vector<log::io::Backend> AvailableBackends() {
 
 std::string BackendName(const ::testing::TestParamInfo<log::io::Backend>& info) {
   switch (info.param) {
-    case log::io::Backend::kUring: return "Uring";
-    case log::io::Backend::kPosix: return "Posix";
-    case log::io::Backend::kMemory: return "Memory";
-    case log::io::Backend::kAuto: return "Auto";
+    case log::io::Backend::kUring:
+      return "Uring";
+    case log::io::Backend::kPosix:
+      return "Posix";
+    case log::io::Backend::kMemory:
+      return "Memory";
+    case log::io::Backend::kAuto:
+      return "Auto";
   }
   return "Unknown";
 }

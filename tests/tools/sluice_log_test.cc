@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The sluice-log tool against real log directories: dump and verify, healthy and damaged.
-#include <sys/wait.h>
-
 #include <cstdio>
 #include <fstream>
+#include <sys/wait.h>
 
 #include <gtest/gtest.h>
 
