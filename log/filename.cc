@@ -25,7 +25,13 @@ std::string IndexFileName(const std::string& dir, SegmentId base) {
 std::string TempFileName(const std::string& path) { return path + ".tmp"; }
 
 std::optional<ParsedFileName> ParseFileName(std::string_view name) {
-  if (name.ends_with(".tmp")) return ParsedFileName{FileType::kTemp, SegmentId()};
+  // A temp file is one of our names plus ".tmp"; other *.tmp files are not ours.
+  constexpr std::string_view kTmp = ".tmp";
+  if (name.ends_with(kTmp)) {
+    auto inner = ParseFileName(name.substr(0, name.size() - kTmp.size()));
+    if (!inner || inner->type == FileType::kTemp) return std::nullopt;
+    return ParsedFileName{FileType::kTemp, inner->base};
+  }
   FileType type;
   std::string_view suffix;
   if (name.ends_with(".log")) {

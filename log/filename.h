@@ -17,7 +17,7 @@ enum class FileType { kSegment, kIndex, kTemp };
 
 struct ParsedFileName {
   FileType type;
-  SegmentId base;  // Unset for kTemp.
+  SegmentId base;  // For kTemp, the base of the file it will replace.
 };
 
 std::string SegmentFileName(const std::string& dir, SegmentId base);

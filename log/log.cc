@@ -304,7 +304,15 @@ Result<ReadResult> Log::Read(SequenceNumber from, ReadOptions opts) const {
         if (out.batch_count > 0) return out;
         return next.status().WithContext(step.path);
       }
-      if (!next->has_value()) break;
+      if (!next->has_value()) {
+        if (reader.position() < step.end) {  // An end before the known end is damage.
+          if (out.batch_count > 0) return out;
+          return Status::Corruption(step.path + ": no batch at position " +
+                                    std::to_string(reader.position()) + ", before the data end " +
+                                    std::to_string(step.end));
+        }
+        break;
+      }
       const BatchHeader& h = (*next)->header();
       if (h.next_offset() <= from) continue;  // Before the requested record.
       if (h.next_offset().value() > upto) return out;

@@ -2,6 +2,7 @@
 // Record batch encoding and decoding; the byte layout is log/format.h and nothing else.
 #include "log/record_batch.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -275,7 +276,15 @@ Result<BatchHeader> PeekBatchHeader(std::span<const std::byte> bytes) {
     return Status::Truncated("batch header: " + std::to_string(bytes.size()) + " bytes");
   }
   const uint32_t length = DecodeFixed<uint32_t>(bytes.data() + f::kBatchLengthOffset);
-  if (length == 0) return Status::NotFound("no batch (zero length)");
+  if (length == 0) {
+    // Only an all-zero header is "no batch here"; a zero length among other header bytes is
+    // a damaged batch, not the end of the data.
+    auto header = bytes.first(std::min(bytes.size(), f::kBatchHeaderSize));
+    bool all_zero =
+        std::all_of(header.begin(), header.end(), [](std::byte b) { return b == std::byte{0}; });
+    if (all_zero) return Status::NotFound("no batch (zero length)");
+    return Status::Corruption("batch length is zero but its header is not");
+  }
   if (length < f::kBatchHeaderSize + 1 || length > f::kMaxBatchBytes) {
     return Status::Corruption("batch length " + std::to_string(length) + " out of bounds");
   }

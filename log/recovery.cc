@@ -53,6 +53,16 @@ Result<SegmentScan> ScanSegment(const io::File& file, SegmentId base, const std:
                                std::to_string((*next)->header().base_offset.value()) +
                                ", expected " + std::to_string(expected.value()));
     }
+    if (bad.ok() && !next->has_value() && reader->position() < scan.file_size) {
+      // An end of data must be followed by nothing but zeros; anything else means the bytes
+      // that looked like the end (a zeroed header: a lost sector, a flipped length) hide data.
+      SLUICE_ASSIGN_OR_RETURN(uint64_t last,
+                              LastNonZeroEnd(file, reader->position(), scan.file_size));
+      if (last > reader->position()) {
+        bad = Status::Corruption("zero bytes at position " + std::to_string(reader->position()) +
+                                 " but data follows up to " + std::to_string(last));
+      }
+    }
     if (!bad.ok()) {
       if (bad.IsIOError()) return bad;
       uint64_t at = scan.valid_end;

@@ -147,8 +147,8 @@ TEST_P(LogTest, ReopenWithoutCloseRecoversEveryAcknowledgedBatch) {
   {
     auto log = OpenLog();
     for (int i = 0; i < 20; ++i) MustAppend(log.get(), i, 5);
-    // No Close(): the destructor closes; simulate an abrupt stop by leaking instead.
-    log.release();  // NOLINT: deliberately abandoned, like a killed process.
+    // No Close(), and no destructor (which would close): as if the process were killed.
+    testing::Abandon(std::move(log));
   }
   auto log = OpenLog();
   EXPECT_EQ(log->next_offset(), SequenceNumber(100));

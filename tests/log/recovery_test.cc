@@ -279,7 +279,7 @@ TEST_F(RecoveryTest, CrashKeepsEveryBatchAcknowledgedWithAlways) {
   auto log = OpenLog();
   Fill(log.get(), 60);
   fs_.Crash();
-  log.release();  // NOLINT: its descriptors are stale, as after a power loss.
+  testing::Abandon(std::move(log));  // Stale after the crash, as after a power loss.
   auto again = OpenLog();
   EXPECT_EQ(ReadAllValues(*again), Expected(60));
 }
@@ -296,7 +296,7 @@ TEST_F(RecoveryTest, CrashWithNeverLosesOnlyAnUnsyncedSuffix) {
   }
   EXPECT_GT(fs_.UnsyncedBytes(), 0u);
   fs_.Crash();
-  log.release();  // NOLINT: stale after the crash.
+  testing::Abandon(std::move(log));  // Stale after the crash, as after a power loss.
   auto again = OpenLog();
   auto values = ReadAllValues(*again);
   ASSERT_GE(values.size(), Expected(10).size());
@@ -310,7 +310,7 @@ TEST_F(RecoveryTest, PreallocatedSegmentRecoversAfterCrash) {
   auto log = OpenLog();
   Fill(log.get(), 30);
   fs_.Crash();
-  log.release();  // NOLINT: stale after the crash.
+  testing::Abandon(std::move(log));  // Stale after the crash, as after a power loss.
   auto again = OpenLog();
   EXPECT_EQ(ReadAllValues(*again), Expected(30));
   EXPECT_TRUE(again->recovery_report().clean()) << again->recovery_report().ToString();

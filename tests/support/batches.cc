@@ -28,6 +28,11 @@ std::string MakeBatch(uint64_t tag, uint32_t count, size_t value_bytes, Timestam
   return std::move(out).value();
 }
 
+void Abandon(std::unique_ptr<log::Log> log) {
+  static auto* graveyard = new std::vector<std::unique_ptr<log::Log>>();  // Never destroyed.
+  graveyard->push_back(std::move(log));
+}
+
 std::vector<std::string> ReadAllValues(const log::Log& log, SequenceNumber from) {
   std::vector<std::string> values;
   std::string scratch;

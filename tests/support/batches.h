@@ -20,6 +20,10 @@ std::string MakeBatch(uint64_t tag, uint32_t count, size_t value_bytes = 16,
 // watermark). Fails the current test on a read error.
 std::vector<std::string> ReadAllValues(const log::Log& log, SequenceNumber from = SequenceNumber());
 
+// Keeps `log` open and unclosed until the process exits, as a killed process leaves its files:
+// no Close, no final sync. It stays reachable, so LeakSanitizer does not report it.
+void Abandon(std::unique_ptr<log::Log> log);
+
 // The value MakeBatch gives record `i` of batch `tag` (without padding).
 std::string ValueName(uint64_t tag, uint32_t i);
 
