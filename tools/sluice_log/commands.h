@@ -8,8 +8,8 @@
 namespace sluice::tools {
 
 struct DumpOptions {
-  std::string path;      // A segment (.log) or index (.index) file.
-  bool records = false;  // Also print every record.
+  std::string path;       // A segment (.log) or index (.index) file.
+  bool records = false;   // Also print every record.
   size_t max_value = 64;  // Bytes of each key/value to print.
 };
 int Dump(const DumpOptions& opts);

@@ -37,7 +37,8 @@ int DumpIndex(log::io::FileSystem* fs, const std::string& path, SegmentId base) 
   if (!bytes.ok()) return std::printf("error: %s\n", bytes.status().ToString().c_str()), 2;
   bool clean = false;
   auto index = log::Index::Decode(log::AsBytes(*bytes), base, &clean);
-  if (!index.ok()) return std::printf("%s: %s\n", path.c_str(), index.status().ToString().c_str()), 1;
+  if (!index.ok())
+    return std::printf("%s: %s\n", path.c_str(), index.status().ToString().c_str()), 1;
   std::printf("index %s base=%llu next=%llu data_end=%llu max_ts=%lld entries=%zu clean=%d\n",
               path.c_str(), (unsigned long long)base.value(),
               (unsigned long long)index->next_offset().value(),
@@ -90,14 +91,14 @@ int Dump(const DumpOptions& opts) {
     }
     if (!batch->has_value()) break;
     const log::BatchHeader& b = (*batch)->header();
-    std::printf("@%llu batch offsets=[%llu,%llu] count=%u bytes=%u codec=%d first_ts=%lld "
-                "max_ts=%lld epoch=%llu producer=%llu/%llu crc=%016llx\n",
-                (unsigned long long)pos, (unsigned long long)b.base_offset.value(),
-                (unsigned long long)b.last_offset().value(), b.record_count, b.length,
-                static_cast<int>(b.codec()), (long long)b.first_timestamp,
-                (long long)b.max_timestamp, (unsigned long long)b.leader_epoch.value(),
-                (unsigned long long)b.producer_id.value(), (unsigned long long)b.producer_seq,
-                (unsigned long long)b.checksum);
+    std::printf(
+        "@%llu batch offsets=[%llu,%llu] count=%u bytes=%u codec=%d first_ts=%lld "
+        "max_ts=%lld epoch=%llu producer=%llu/%llu crc=%016llx\n",
+        (unsigned long long)pos, (unsigned long long)b.base_offset.value(),
+        (unsigned long long)b.last_offset().value(), b.record_count, b.length,
+        static_cast<int>(b.codec()), (long long)b.first_timestamp, (long long)b.max_timestamp,
+        (unsigned long long)b.leader_epoch.value(), (unsigned long long)b.producer_id.value(),
+        (unsigned long long)b.producer_seq, (unsigned long long)b.checksum);
     if (!opts.records) continue;
     auto records = (*batch)->DecodeRecords(&scratch);
     if (!records.ok()) {

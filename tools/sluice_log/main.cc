@@ -16,7 +16,9 @@ int main(int argc, char** argv) {
   d->add_option("--max-value", dump.max_value, "bytes of each key and value to print");
   sluice::tools::VerifyOptions verify;
   auto* v = app.add_subcommand("verify", "Check every batch, index and segment of a shard log");
-  v->add_option("DIR", verify.dir, "shard log directory")->required()->check(CLI::ExistingDirectory);
+  v->add_option("DIR", verify.dir, "shard log directory")
+      ->required()
+      ->check(CLI::ExistingDirectory);
   v->add_flag("-q,--quiet", verify.quiet, "print only problems and the summary");
   CLI11_PARSE(app, argc, argv);
   if (d->parsed()) return sluice::tools::Dump(dump);

@@ -31,8 +31,8 @@ std::string CheckIndex(log::io::FileSystem* fs, const std::string& path, Segment
   if (!index.ok()) return index.status().ToString();
   if (index->next_offset() != rebuilt.next_offset() || index->data_end() != rebuilt.data_end()) {
     return "index says next=" + std::to_string(index->next_offset().value()) +
-           " end=" + std::to_string(index->data_end()) + " but the segment has next=" +
-           std::to_string(rebuilt.next_offset().value()) +
+           " end=" + std::to_string(index->data_end()) +
+           " but the segment has next=" + std::to_string(rebuilt.next_offset().value()) +
            " end=" + std::to_string(rebuilt.data_end());
   }
   return "";
