@@ -14,7 +14,8 @@ namespace sluice::log::io {
 
 // Each call submits on the calling thread's ring and waits for its completions, so a
 // UringFile may be used from any thread (writes serialized by the caller, as File says).
-// Registered files and buffers are not used yet; see bench/RESULTS.md.
+// Registered files and buffers are not used: fio in the log's write pattern showed no gain
+// (bench/RESULTS.md, "Registered buffers and files").
 class UringFile final : public File {
  public:
   explicit UringFile(std::unique_ptr<PosixFile> file);
