@@ -21,8 +21,14 @@ function(sluice_setup_flags)
 endfunction()
 
 # sluice_add_library(NAME SOURCES... DEPS ...): one static library per layer.
+# A layer with no sources yet is an INTERFACE library that only passes its dependencies on.
 function(sluice_add_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
+  if(NOT ARG_SOURCES)
+    add_library(${name} INTERFACE)
+    target_link_libraries(${name} INTERFACE ${ARG_PUBLIC_DEPS})
+    return()
+  endif()
   add_library(${name} STATIC ${ARG_SOURCES})
   target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR})
   target_link_libraries(${name} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
