@@ -84,6 +84,7 @@ Result<AppendResult> Log::Enqueue(Writer* w) {
     return s.ok() ? Result<AppendResult>(AppendResult{}) : Result<AppendResult>(s);
   }
   // This thread leads a group. Close() may have run while it was queued.
+  const uint64_t durable_before = durable_;
   Group g;
   Status s = closed_ ? Status::Aborted("log is closed") : sticky_error_;
   if (s.ok()) {
@@ -137,6 +138,12 @@ Result<AppendResult> Log::Enqueue(Writer* w) {
     writers_.pop_front();
   }
   if (!writers_.empty()) writers_.front()->cv.Signal();
+  if (durable_ > durable_before && opts_.on_durable) {
+    DurableWatermark d(durable_);
+    mu_.Unlock();  // The callback runs without the log's lock.
+    opts_.on_durable(d);
+    mu_.Lock();
+  }
   if (!s.ok()) return s;
   return w->result;
 }

@@ -9,6 +9,7 @@
 
 #include "log/base/clock.h"
 #include "log/base/result.h"
+#include "log/base/types.h"
 #include "log/format.h"
 
 namespace sluice::log {
@@ -53,6 +54,11 @@ struct LogOptions {
   // A group commit gathers waiting appends up to this many bytes into one write.
   size_t max_group_bytes = 8 << 20;
   Clock* clock = Clock::System();
+  // Called after the durable watermark advances (a group commit's fdatasync, a background sync
+  // under kInterval, every write under kNever), on the thread that advanced it, with no lock of
+  // the log held. Calls may overlap and arrive out of order (keep the maximum); it must not
+  // block for long. Replication uses it to make records visible without polling.
+  std::function<void(DurableWatermark)> on_durable;
   // One line per notable event (recovery drops, index rebuilds). Default: stderr.
   std::function<void(std::string_view)> logger;
 };

@@ -2,6 +2,7 @@
 #include "replication/local_log.h"
 
 #include <algorithm>
+#include <atomic>
 #include <string_view>
 #include <utility>
 
@@ -127,7 +128,15 @@ std::string LocalLog::EpochsFileName(const std::string& dir) { return dir + "/ep
 
 Result<std::unique_ptr<LocalLog>> LocalLog::Open(log::io::FileSystem* fs, const std::string& dir,
                                                  LocalLogOptions options) {
-  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<log::Log> log, log::Log::Open(fs, dir, options.log));
+  // The log announces durability advances (background syncs included) through on_durable;
+  // the relay points at the LocalLog once it exists.
+  auto relay = std::make_shared<std::atomic<LocalLog*>>(nullptr);
+  log::LogOptions log_options = options.log;
+  log_options.on_durable = [relay, user = options.log.on_durable](DurableWatermark d) {
+    if (LocalLog* self = relay->load()) self->PublishVisible();
+    if (user) user(d);
+  };
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<log::Log> log, log::Log::Open(fs, dir, log_options));
   const std::string path = EpochsFileName(dir);
   EpochState st;
   bool write = false;
@@ -149,10 +158,9 @@ Result<std::unique_ptr<LocalLog>> LocalLog::Open(log::io::FileSystem* fs, const 
   } else if (std::string tmp = log::TempFileName(path); fs->Exists(tmp)) {
     SLUICE_TRY(fs->Remove(tmp));
   }
-  bool interval = options.log.durability.mode == log::Durability::Mode::kInterval;
   std::unique_ptr<LocalLog> out(
       new LocalLog(fs, dir, std::move(options), std::move(log), st.known, std::move(st.cache)));
-  if (interval) out->watcher_ = std::thread([p = out.get()] { p->WatchLoop(); });
+  relay->store(out.get());
   return out;
 }
 
@@ -174,10 +182,8 @@ Status LocalLog::Close() {
     if (closed_) return Status::OK();
     closed_ = true;
     visible_cv_.notify_all();
-    watch_cv_.notify_all();
     gate_cv_.SignalAll();
   }
-  if (watcher_.joinable()) watcher_.join();
   return log_->Close();
 }
 
@@ -356,20 +362,6 @@ void LocalLog::PublishVisible() {
     listener = listener_;
   }
   if (listener) (*listener)(v);
-}
-
-// Interval durability: the log's flusher syncs without telling us; look once per interval.
-void LocalLog::WatchLoop() {
-  auto period = std::chrono::milliseconds(std::max<int64_t>(1, opts_.log.durability.interval_ms));
-  for (;;) {
-    {
-      MutexLock l(&mu_);
-      if (closed_) return;
-      WaitUntil(&watch_cv_, std::chrono::steady_clock::now() + period);
-      if (closed_) return;
-    }
-    PublishVisible();
-  }
 }
 
 }  // namespace sluice::replication

@@ -33,10 +33,9 @@ struct EpochEntry {
 // The single-node implementation: this node is always the leader, its ack policy is the log's
 // durability, and visible == durable. With Durability::kNever the log counts written as
 // durable, so records are visible once written; with kInterval they become visible when the
-// log syncs (at least every interval, or on Sync()). Under kInterval the log syncs in the
-// background without telling anyone, so a watcher thread here checks every interval and wakes
-// waiters and the listener: they may learn of such a sync up to one interval late
-// (visible() itself is never stale).
+// log syncs (at least every interval, or on Sync()). The log announces every durability
+// advance, background syncs included (LogOptions::on_durable), and that wakes waiters and the
+// listener at once: no thread per shard.
 //
 // Thread-safe (see ReplicatedLog). Append, BecomeLeader and TruncateAfter exclude each other
 // through a gate: appends run concurrently with each other; the other two wait for appends in
@@ -99,7 +98,6 @@ class LocalLog final : public ReplicatedLog {
   // cannot see that the std::unique_lock inside adopts mu_, hence its opt-out.
   void WaitUntil(std::condition_variable* cv, Deadline deadline)
       REQUIRES(mu_) NO_THREAD_SAFETY_ANALYSIS;
-  void WatchLoop() EXCLUDES(mu_);
 
   log::io::FileSystem* const fs_;
   const std::string dir_;
@@ -116,8 +114,6 @@ class LocalLog final : public ReplicatedLog {
   std::shared_ptr<const VisibleListener> listener_ GUARDED_BY(mu_);
   CondVar gate_cv_{&mu_};               // appends_in_flight_ and changing_ changed.
   std::condition_variable visible_cv_;  // published_ or closed_ changed (with mu_).
-  std::condition_variable watch_cv_;    // closed_ changed (with mu_); wakes the watcher.
-  std::thread watcher_;                 // Only for Durability::kInterval.
 };
 
 }  // namespace sluice::replication

@@ -3,6 +3,10 @@
 // retention, durability watermarks.
 #include "log/log.h"
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "tests/support/backends.h"
@@ -257,6 +261,25 @@ TEST_P(LogTest, AlwaysDurabilitySyncsEveryGroup) {
   for (int i = 0; i < 10; ++i) MustAppend(log.get(), i, 1);
   EXPECT_EQ(log->stats().syncs, 10u);
   EXPECT_EQ(log->stats().group_commits, 10u);
+}
+
+TEST_P(LogTest, OnDurableAnnouncesEveryAdvanceIncludingBackgroundSyncs) {
+  opts_.durability = Durability::Interval(5);
+  opts_.clock = Clock::System();  // The flusher waits in real time.
+  std::atomic<uint64_t> announced{0};
+  opts_.on_durable = [&](DurableWatermark d) {
+    uint64_t cur = announced.load();
+    while (cur < d.value() && !announced.compare_exchange_weak(cur, d.value())) {
+    }
+  };
+  auto log = OpenLog();
+  for (int i = 0; i < 3; ++i) MustAppend(log.get(), i, 2);
+  // No explicit Sync: the background flusher's sync must be announced.
+  for (int i = 0; i < 400 && announced.load() < 6; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(announced.load(), 6u);
+  EXPECT_EQ(log->durable(), DurableWatermark(6));
 }
 
 TEST_P(LogTest, CompressionIsTransparentToReaders) {
