@@ -25,8 +25,8 @@ constexpr uint8_t kTokenVersion = 1;
 constexpr size_t kVersionOffset = 0;
 constexpr size_t kIssuedAtOffset = kVersionOffset + sizeof(uint8_t);
 constexpr size_t kShardOffset = kIssuedAtOffset + sizeof(int64_t);
-constexpr size_t kGenerationOffset = kShardOffset + sizeof(ShardId::rep_type);
-constexpr size_t kOffsetOffset = kGenerationOffset + sizeof(uint64_t);
+constexpr size_t kIncarnationOffset = kShardOffset + sizeof(ShardId::rep_type);
+constexpr size_t kOffsetOffset = kIncarnationOffset + sizeof(uint64_t);
 constexpr size_t kNameLengthOffset = kOffsetOffset + sizeof(SequenceNumber::rep_type);
 constexpr size_t kHeaderSize = kNameLengthOffset + sizeof(uint8_t);  // Name follows.
 constexpr size_t kMacSize = 16;  // HMAC-SHA256 truncated to 128 bits.
@@ -115,7 +115,7 @@ std::string IteratorCodec::Issue(const IteratorPosition& pos) const {
   EncodeFixed<uint8_t>(p + kVersionOffset, kTokenVersion);
   EncodeFixed<int64_t>(p + kIssuedAtOffset, clock_->NowMs());
   EncodeFixed<ShardId::rep_type>(p + kShardOffset, pos.shard.value());
-  EncodeFixed<uint64_t>(p + kGenerationOffset, pos.shard_generation);
+  EncodeFixed<uint64_t>(p + kIncarnationOffset, pos.incarnation);
   EncodeFixed<SequenceNumber::rep_type>(p + kOffsetOffset, pos.offset.value());
   EncodeFixed<uint8_t>(p + kNameLengthOffset, static_cast<uint8_t>(pos.stream.size()));
   bytes.replace(kHeaderSize, pos.stream.size(), pos.stream);
@@ -144,7 +144,7 @@ Result<IteratorPosition> IteratorCodec::Decode(std::string_view token) const {
   IteratorPosition pos;
   pos.stream = bytes.substr(kHeaderSize, name_len);
   pos.shard = ShardId(DecodeFixed<ShardId::rep_type>(At(bytes, kShardOffset)));
-  pos.shard_generation = DecodeFixed<uint64_t>(At(bytes, kGenerationOffset));
+  pos.incarnation = DecodeFixed<uint64_t>(At(bytes, kIncarnationOffset));
   pos.offset = SequenceNumber(DecodeFixed<SequenceNumber::rep_type>(At(bytes, kOffsetOffset)));
   if (!ValidateStreamName(pos.stream).ok()) return Invalid();  // Only a leaked secret gets here.
 

@@ -38,9 +38,10 @@ Result<IteratorType> ParseIteratorType(std::string_view name);
 struct IteratorPosition {
   std::string stream;  // A name that passes ValidateStreamName.
   ShardId shard;
-  // The shard's incarnation: changes when a stream is deleted and recreated under the same
-  // name, so the broker can refuse tokens for the old one. Opaque to the codec.
-  uint64_t shard_generation = 0;
+  // The stream's incarnation (the broker uses its StreamId): changes when a stream is deleted
+  // and recreated under the same name, so tokens for the old one are refused. Opaque to the
+  // codec.
+  uint64_t incarnation = 0;
   SequenceNumber offset;  // Resolved log offset the next read starts at.
 
   friend bool operator==(const IteratorPosition&, const IteratorPosition&) = default;

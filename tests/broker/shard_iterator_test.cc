@@ -95,7 +95,7 @@ TEST_F(IteratorCodecTest, RoundTripsRandomPositions) {
     pos.stream.resize(1 + rng() % kMaxStreamNameLength);
     for (char& c : pos.stream) c = alphabet[rng() % alphabet.size()];
     pos.shard = ShardId(static_cast<uint32_t>(rng()));
-    pos.shard_generation = rng();
+    pos.incarnation = rng();
     pos.offset = SequenceNumber(rng());
     ExpectDecodesTo(codec_.Issue(pos), pos);
   }

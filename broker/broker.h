@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: Apache-2.0
+// Broker: the embedded Sluice broker opened on a directory: streams, PutRecord(s), shard
+// iterators and GetRecords with Kinesis semantics (/work/shared/reference/kinesis-api.md §4, §6).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/metadata_store.h"
+#include "broker/shard_iterator.h"
+#include "broker/stream.h"
+#include "broker/stream_metadata.h"
+#include "log/base/clock.h"
+#include "log/base/result.h"
+#include "log/base/status.h"
+#include "log/base/thread_annotations.h"
+#include "log/io/file.h"
+#include "log/log_options.h"
+
+namespace sluice::broker {
+
+inline constexpr size_t kDefaultMaxRecordBytes = 1u << 20;  // Kinesis' classic 1 MiB.
+inline constexpr size_t kMaxMaxRecordBytes = 10u << 20;     // MaxRecordSizeInKiB <= 10240.
+inline constexpr size_t kMaxPartitionKeyLength = 256;
+inline constexpr size_t kMaxPutRecordsEntries = 500;
+inline constexpr uint32_t kMaxShardsPerStream = 10'000;
+inline constexpr size_t kMaxGetRecordsLimit = 10'000;
+inline constexpr size_t kMaxGetRecordsBytes = 10u << 20;
+
+struct BrokerOptions {
+  // Defaults for every shard log. The broker overrides: clock (= `clock`), log_append_time
+  // (= true: ApproximateArrivalTimestamp is the append time) and retention_ms (= the stream's
+  // retention hours).
+  log::LogOptions log;
+  Clock* clock = Clock::System();  // Must outlive the broker.
+  std::string region = "us-east-1";
+  std::string account = "000000000000";  // 12 digits, for ARNs and error messages.
+  // At least kIteratorSecretBytes bytes. A new secret per process invalidates older tokens.
+  std::string iterator_secret = IteratorCodec::NewSecret();
+  size_t max_record_bytes = kDefaultMaxRecordBytes;  // Data size limit, 1..kMaxMaxRecordBytes.
+};
+
+struct StreamSummary {
+  std::string name;
+  std::string arn;
+  StreamStatus status = StreamStatus::kActive;
+  StreamMode mode = StreamMode::kProvisioned;
+  TimestampMs creation_time_ms = 0;
+};
+
+struct ShardDescription {
+  ShardMetadata meta;
+  std::string shard_id;                               // "shardId-000000000000"
+  std::string starting_sequence_number;               // Of meta.starting_offset.
+  std::optional<std::string> ending_sequence_number;  // Closed shards only.
+};
+
+struct StreamDescription {
+  StreamMetadata meta;
+  std::string arn;
+  std::vector<ShardDescription> shards;  // Ascending ShardId, closed ones included.
+};
+
+struct PutRecordResult {
+  std::string shard_id;
+  std::string sequence_number;
+};
+
+// One PutRecords entry; the views are borrowed for the duration of the call.
+struct PutRecordsEntry {
+  std::string_view partition_key;
+  std::string_view data;
+  std::optional<std::string_view> explicit_hash_key;
+};
+
+// Either status is OK and shard_id/sequence_number are set, or it carries the entry's error
+// (InvalidArgument for validation; IOError/NoSpace/Aborted from the shard log).
+struct PutRecordsEntryResult {
+  Status status;
+  std::string shard_id;
+  std::string sequence_number;
+};
+
+struct PutRecordsResult {
+  std::vector<PutRecordsEntryResult> records;  // Request order and length.
+  size_t failed_record_count = 0;
+};
+
+struct GetRecordsRecord {
+  std::string sequence_number;
+  std::string partition_key;
+  std::string data;
+  TimestampMs arrival_ms = 0;  // ApproximateArrivalTimestamp.
+};
+
+struct GetRecordsResult {
+  std::vector<GetRecordsRecord> records;
+  // Absent once a closed shard is read to its end.
+  std::optional<std::string> next_shard_iterator;
+  // 0 when the response reaches the shard's visible end; otherwise now minus the arrival time
+  // of the last record returned (clamped to >= 0): how old the data the reader has reached is.
+  int64_t millis_behind_latest = 0;
+};
+
+// Status codes (the protocol layer maps them to Kinesis __types):
+//  - InvalidArgument: validation (ValidationException / InvalidArgumentException; the message
+//    says which), and invalid iterators ("Invalid ShardIterator.").
+//  - NotFound: missing stream or shard (ResourceNotFoundException).
+//  - Aborted: from control-plane calls (CreateStream), ResourceInUseException ("Stream <s>
+//    under account <a> already exists."); from GetRecords, ExpiredIteratorException (see
+//    IsExpiredIterator); from any call after Close(), "broker is closed".
+//  - IOError / NoSpace / Corruption: storage failures, as the log reports them.
+//
+// Thread-safety: every method may be called from any thread. Control-plane calls serialize
+// on one mutex; data-plane calls take it only to find the stream, then work on the shard
+// without it. Durability: control-plane changes are durable on return (MetadataStore); records
+// per the log's Durability.
+class Broker {
+ public:
+  // Opens or creates the broker in `dir`: metadata in `<dir>/meta`, shard logs in
+  // `<dir>/streams/<stream id>/<shard id number>/`. Recovers every stream's shards and removes
+  // directories of streams that no longer exist (left by a crash during DeleteStream).
+  // `*fs` and `options.clock` must outlive the broker.
+  static Result<std::unique_ptr<Broker>> Open(log::io::FileSystem* fs, std::string dir,
+                                              BrokerOptions options);
+  ~Broker();  // Close()s.
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  // --- Control plane ---------------------------------------------------------------------
+  // A stream of `shard_count` (1..kMaxShardsPerStream) evenly split shards, ACTIVE at once.
+  Status CreateStream(std::string_view name, uint32_t shard_count);
+  // Removes the metadata durably, closes the shards and deletes their directories (a failure
+  // there is logged, not returned: the next Open finishes the job).
+  Status DeleteStream(std::string_view name);
+  std::vector<StreamSummary> ListStreams() const;
+  Result<StreamDescription> DescribeStream(std::string_view name) const;
+
+  // --- Writes ----------------------------------------------------------------------------
+  // Routes by MD5(partition_key), or by `explicit_hash_key` when given, to the open shard
+  // owning that hash key. `sequence_number_for_ordering` must be a well-formed client
+  // sequence number; ordering needs nothing more since offsets only grow within a shard.
+  Result<PutRecordResult> PutRecord(
+      std::string_view stream, std::string_view partition_key, std::string_view data,
+      std::optional<std::string_view> explicit_hash_key = std::nullopt,
+      std::optional<std::string_view> sequence_number_for_ordering = std::nullopt);
+  // 1..kMaxPutRecordsEntries entries. Entries that fail validation fail alone; the others are
+  // grouped per shard, one batch (one append) per shard in request order. Request-level
+  // errors (unknown stream, entry count) fail the whole call.
+  Result<PutRecordsResult> PutRecords(std::string_view stream,
+                                      const std::vector<PutRecordsEntry>& entries);
+
+  // --- Reads -----------------------------------------------------------------------------
+  // TRIM_HORIZON: the log start; LATEST: the next offset; AT/AFTER_SEQUENCE_NUMBER: a number
+  // issued by this shard (and not past its end); AT_TIMESTAMP: first arrival >= timestamp
+  // (not in the future). The token binds the stream's id: a recreated stream refuses it.
+  Result<std::string> GetShardIterator(std::string_view stream, std::string_view shard_id,
+                                       IteratorType type,
+                                       std::optional<std::string_view> starting_sequence_number,
+                                       std::optional<TimestampMs> timestamp = std::nullopt);
+  // At most `limit` (1..kMaxGetRecordsLimit, default the maximum) records and about
+  // kMaxGetRecordsBytes of data + keys. Invalid and expired tokens fail with the codec's
+  // statuses unchanged; a token of a deleted (or deleted and recreated) stream is NotFound.
+  Result<GetRecordsResult> GetRecords(std::string_view token,
+                                      std::optional<size_t> limit = std::nullopt);
+
+  // --- Maintenance -----------------------------------------------------------------------
+  // Applies each stream's retention (hours) to its shard logs. Visits every shard; returns
+  // the first error.
+  Status EnforceRetention();
+  // Closes every shard log; later calls fail with Aborted. Idempotent; returns the first error.
+  Status Close();
+
+ private:
+  Broker(log::io::FileSystem* fs, std::string dir, BrokerOptions options,
+         std::unique_ptr<MetadataStore> store);
+
+  std::string ShardDir(StreamId stream, ShardId shard) const;
+  std::string StreamDir(StreamId stream) const;
+  Result<std::shared_ptr<Shard>> OpenShard(const StreamMetadata& meta, const ShardMetadata& s);
+  Result<std::shared_ptr<const Stream>> OpenStream(const StreamMetadata& meta);
+  Status RemoveOrphans() REQUIRES(mu_);
+  // The current snapshot of `name`; NotFound (Kinesis text) or Aborted when closed.
+  Result<std::shared_ptr<const Stream>> FindStream(std::string_view name) const EXCLUDES(mu_);
+  Status StreamNotFound(std::string_view name) const;
+  // Validates one record's key, data and explicit hash key and picks its shard.
+  Result<Shard*> RouteRecord(const Stream& stream, std::string_view partition_key,
+                             std::string_view data,
+                             std::optional<std::string_view> explicit_hash_key) const;
+  void Log(std::string_view line) const;
+
+  log::io::FileSystem* const fs_;
+  const std::string dir_;
+  const BrokerOptions opts_;
+  const IteratorCodec codec_;
+
+  mutable Mutex mu_;
+  const std::unique_ptr<MetadataStore> store_ PT_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<const Stream>, std::less<>> streams_ GUARDED_BY(mu_);
+  bool closed_ GUARDED_BY(mu_) = false;
+};
+
+}  // namespace sluice::broker
