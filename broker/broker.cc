@@ -96,6 +96,14 @@ Result<std::shared_ptr<const Stream>> Broker::OpenStream(const StreamMetadata& m
   Stream::ShardMap shards;
   for (const ShardMetadata& s : meta.shards) {
     SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<Shard> shard, OpenShard(meta, s));
+    if (!s.open()) {
+      // Closed by resharding: readable, never appended to again.
+      SLUICE_ASSIGN_OR_RETURN(SequenceNumber end, shard->Seal());
+      if (end != *s.ending_offset) {
+        Log("shard " + shard->dir() + " ends at " + std::to_string(end.value()) +
+            ", its metadata says " + std::to_string(s.ending_offset->value()));
+      }
+    }
     shards.emplace(s.id, std::move(shard));
   }
   return std::shared_ptr<const Stream>(std::make_shared<Stream>(meta, std::move(shards)));

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/hash_key.h"
 #include "broker/metadata_store.h"
 #include "broker/shard_iterator.h"
 #include "broker/stream.h"
@@ -100,18 +101,38 @@ struct GetRecordsRecord {
   TimestampMs arrival_ms = 0;  // ApproximateArrivalTimestamp.
 };
 
+// One child of a closed shard, as GetRecords reports it (Kinesis ChildShard).
+struct ChildShard {
+  std::string shard_id;
+  std::vector<std::string> parent_shards;  // ParentShardId, then AdjacentParentShardId if any.
+  HashKeyRange hash_key_range;
+  bool operator==(const ChildShard&) const = default;
+};
+
 struct GetRecordsResult {
   std::vector<GetRecordsRecord> records;
   // Absent once a closed shard is read to its end.
   std::optional<std::string> next_shard_iterator;
+  // Set exactly when next_shard_iterator is absent: the shards that continue this one's hash
+  // keys, ascending ShardId.
+  std::vector<ChildShard> child_shards;
   // 0 when the response reaches the shard's visible end; otherwise now minus the arrival time
   // of the last record returned (clamped to >= 0): how old the data the reader has reached is.
   int64_t millis_behind_latest = 0;
 };
 
+enum class ScalingType : uint8_t { kUniformScaling };
+
+struct UpdateShardCountResult {
+  uint32_t current_shard_count = 0;  // Open shards before the call.
+  uint32_t target_shard_count = 0;
+};
+
 // Status codes (the protocol layer maps them to Kinesis __types):
 //  - InvalidArgument: validation (ValidationException / InvalidArgumentException; the message
-//    says which), and invalid iterators ("Invalid ShardIterator.").
+//    says which), invalid iterators ("Invalid ShardIterator."), and resharding refusals
+//    (InvalidArgumentException: bad NewStartingHashKey, non-adjacent merge, a shard that "has
+//    already been merged or split").
 //  - NotFound: missing stream or shard (ResourceNotFoundException).
 //  - Aborted: from control-plane calls (CreateStream), ResourceInUseException ("Stream <s>
 //    under account <a> already exists."); from GetRecords, ExpiredIteratorException (see
@@ -142,6 +163,32 @@ class Broker {
   Status DeleteStream(std::string_view name);
   std::vector<StreamSummary> ListStreams() const;
   Result<StreamDescription> DescribeStream(std::string_view name) const;
+
+  // --- Resharding (broker_reshard.cc) -----------------------------------------------------
+  // Each call is one atomic metadata change: the closed parents get their ending offset (the
+  // offset their next record would have had; they stay readable until retention), the
+  // children (generation max(parents) + 1, ids from next_shard_id) are durable in the
+  // metadata before any write can reach them. The stream stays ACTIVE throughout (the change
+  // is synchronous). A writer routed to a parent that closes under it is re-routed to the
+  // children. The open-shard limit is not enforced on splits.
+  //
+  // Splits `shard_to_split` at `new_starting_hash_key` (decimal): children
+  // [start, key-1] and [key, end], both with ParentShardId = the parent.
+  Status SplitShard(std::string_view stream, std::string_view shard_to_split,
+                    std::string_view new_starting_hash_key);
+  // Merges two open shards with adjacent ranges into one child with ParentShardId =
+  // `shard_to_merge` and AdjacentParentShardId = `adjacent_shard_to_merge`.
+  Status MergeShards(std::string_view stream, std::string_view shard_to_merge,
+                     std::string_view adjacent_shard_to_merge);
+  // Reshapes the open shards into `target` (1..kMaxShardsPerStream) ranges of EvenSplit(target)
+  // as Kinesis does internally: first splits at every target boundary that is not already one,
+  // then merges each target range's shards left to right, so every child has at most two
+  // parents. Target ranges already matching one open shard are left alone. The intermediate
+  // shards of a chain of merges are closed at once, empty. Kinesis's double/half-per-call
+  // limits are not enforced.
+  Result<UpdateShardCountResult> UpdateShardCount(
+      std::string_view stream, uint32_t target,
+      ScalingType scaling_type = ScalingType::kUniformScaling);
 
   // --- Writes ----------------------------------------------------------------------------
   // Routes by MD5(partition_key), or by `explicit_hash_key` when given, to the open shard
@@ -190,6 +237,20 @@ class Broker {
   // The current snapshot of `name`; NotFound (Kinesis text) or Aborted when closed.
   Result<std::shared_ptr<const Stream>> FindStream(std::string_view name) const EXCLUDES(mu_);
   Status StreamNotFound(std::string_view name) const;
+  // Publishes `next`, the metadata of `current` after a resharding that closes the open shards
+  // `sealed` and adds shards (any shard of `next` that `current` lacks; closed ones are
+  // intermediate and empty): opens the new logs, seals the parents and records their ending
+  // offsets, persists `next`, then publishes a new Stream. On failure `current` keeps serving
+  // (sealed parents are reopened).
+  Status CommitReshard(const std::shared_ptr<const Stream>& current, StreamMetadata next,
+                       const std::vector<ShardId>& sealed) REQUIRES(mu_);
+  // The stream for a resharding call: name validated, broker open, stream present.
+  Result<std::shared_ptr<const Stream>> FindStreamLocked(std::string_view name) const REQUIRES(mu_);
+  // After an append on a shard of `used` failed with `append_error`: the newer snapshot to
+  // route on again when the error is Aborted and a resharding replaced `used` (the shard was
+  // sealed); otherwise `append_error` (or FindStream's error: closed, deleted).
+  Result<std::shared_ptr<const Stream>> Refreshed(const std::shared_ptr<const Stream>& used,
+                                                  const Status& append_error) const;
   // Validates one record's key, data and explicit hash key and picks its shard.
   Result<Shard*> RouteRecord(const Stream& stream, std::string_view partition_key,
                              std::string_view data,

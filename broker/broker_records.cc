@@ -61,11 +61,17 @@ Result<PutRecordResult> Broker::PutRecord(
                                    " used in PutRecord on stream " + std::string(stream_name) +
                                    " under account " + opts_.account + " is invalid.");
   }
-  SLUICE_ASSIGN_OR_RETURN(Shard * shard,
-                          RouteRecord(*stream, partition_key, data, explicit_hash_key));
-  SLUICE_ASSIGN_OR_RETURN(std::vector<SequenceNumber> offsets,
-                          shard->Append({ShardRecord{partition_key, data}}));
-  return PutRecordResult{ShardName(shard->id()), shard->SequenceNumberOf(offsets.front())};
+  for (;;) {
+    SLUICE_ASSIGN_OR_RETURN(Shard * shard,
+                            RouteRecord(*stream, partition_key, data, explicit_hash_key));
+    Result<std::vector<SequenceNumber>> offsets = shard->Append({ShardRecord{partition_key, data}});
+    if (offsets.ok()) {
+      return PutRecordResult{ShardName(shard->id()), shard->SequenceNumberOf(offsets->front())};
+    }
+    SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<const Stream> latest,
+                            Refreshed(stream, offsets.status()));
+    stream = std::move(latest);
+  }
 }
 
 Result<PutRecordsResult> Broker::PutRecords(std::string_view stream_name,
@@ -80,31 +86,47 @@ Result<PutRecordsResult> Broker::PutRecords(std::string_view stream_name,
   SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<const Stream> stream, FindStream(stream_name));
   PutRecordsResult out;
   out.records.resize(entries.size());
-  // Per shard, the entries it takes in request order.
-  std::map<Shard*, std::vector<size_t>> groups;
-  for (size_t i = 0; i < entries.size(); ++i) {
-    const PutRecordsEntry& e = entries[i];
-    Result<Shard*> shard = RouteRecord(*stream, e.partition_key, e.data, e.explicit_hash_key);
-    if (!shard.ok()) {
+  std::vector<size_t> pending(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) pending[i] = i;
+  // Each round routes the pending entries on one snapshot; entries whose shard was sealed by
+  // a resharding meanwhile go round again on the newer snapshot.
+  while (!pending.empty()) {
+    // Per shard, the entries it takes in request order.
+    std::map<Shard*, std::vector<size_t>> groups;
+    for (size_t i : pending) {
+      const PutRecordsEntry& e = entries[i];
+      Result<Shard*> shard = RouteRecord(*stream, e.partition_key, e.data, e.explicit_hash_key);
       out.records[i].status = shard.status();
-      continue;
+      if (shard.ok()) groups[*shard].push_back(i);
     }
-    groups[*shard].push_back(i);
-  }
-  for (const auto& [shard, indices] : groups) {
-    std::vector<ShardRecord> records;
-    records.reserve(indices.size());
-    for (size_t i : indices) records.push_back({entries[i].partition_key, entries[i].data});
-    Result<std::vector<SequenceNumber>> offsets = shard->Append(records);
-    for (size_t k = 0; k < indices.size(); ++k) {
-      PutRecordsEntryResult& r = out.records[indices[k]];
-      if (!offsets.ok()) {
-        r.status = offsets.status();
-        continue;
+    std::vector<size_t> retry;
+    Status sealed;
+    for (const auto& [shard, indices] : groups) {
+      std::vector<ShardRecord> records;
+      records.reserve(indices.size());
+      for (size_t i : indices) records.push_back({entries[i].partition_key, entries[i].data});
+      Result<std::vector<SequenceNumber>> offsets = shard->Append(records);
+      if (!offsets.ok() && offsets.status().code() == Status::Code::kAborted) {
+        retry.insert(retry.end(), indices.begin(), indices.end());
+        sealed = offsets.status();
       }
-      r.shard_id = ShardName(shard->id());
-      r.sequence_number = shard->SequenceNumberOf((*offsets)[k]);
+      for (size_t k = 0; k < indices.size(); ++k) {
+        PutRecordsEntryResult& r = out.records[indices[k]];
+        if (!offsets.ok()) {
+          r.status = offsets.status();
+          continue;
+        }
+        r.shard_id = ShardName(shard->id());
+        r.sequence_number = shard->SequenceNumberOf((*offsets)[k]);
+      }
     }
+    pending.clear();
+    if (retry.empty()) break;
+    Result<std::shared_ptr<const Stream>> latest = Refreshed(stream, sealed);
+    if (!latest.ok()) break;  // The entries keep their Aborted status.
+    stream = std::move(latest).value();
+    std::sort(retry.begin(), retry.end());
+    pending = std::move(retry);
   }
   for (const PutRecordsEntryResult& r : out.records) out.failed_record_count += !r.status.ok();
   return out;
@@ -213,12 +235,31 @@ Result<GetRecordsResult> Broker::GetRecords(std::string_view token, std::optiona
     out.millis_behind_latest =
         std::max<int64_t>(0, opts_.clock->NowMs() - out.records.back().arrival_ms);
   }
-  const bool exhausted = meta->ending_offset && read.next >= *meta->ending_offset;
+  // A closed shard in the snapshot is sealed (CommitReshard, OpenStream), so its log's end is
+  // final; it is ending_offset unless a crash lost unsynced records.
+  const bool exhausted = !meta->open() && read.next >= shard->next_offset();
   if (!exhausted) {
     pos.offset = read.next;
     out.next_shard_iterator = codec_.Issue(pos);
+    return out;
+  }
+  for (const ShardMetadata& s : stream->meta().shards) {
+    if (s.parent != pos.shard && s.adjacent_parent != pos.shard) continue;
+    ChildShard child{ShardName(s.id), {}, s.range};
+    if (s.parent) child.parent_shards.push_back(ShardName(*s.parent));
+    if (s.adjacent_parent) child.parent_shards.push_back(ShardName(*s.adjacent_parent));
+    out.child_shards.push_back(std::move(child));
   }
   return out;
+}
+
+Result<std::shared_ptr<const Stream>> Broker::Refreshed(const std::shared_ptr<const Stream>& used,
+                                                        const Status& append_error) const {
+  if (append_error.code() != Status::Code::kAborted) return append_error;
+  SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<const Stream> latest, FindStream(used->meta().name));
+  // Same snapshot: closed for another reason. Another id: deleted and re-created.
+  if (latest == used || latest->meta().id != used->meta().id) return append_error;
+  return latest;
 }
 
 }  // namespace sluice::broker

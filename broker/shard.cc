@@ -92,6 +92,15 @@ Result<ShardReadResult> Shard::Read(SequenceNumber from, size_t limit, size_t ma
   return out;
 }
 
+Result<SequenceNumber> Shard::Seal() {
+  SLUICE_TRY(log_->Close());
+  const SequenceNumber end = log_->next_offset();
+  if (visible_end() != end) {
+    return Status::IOError("shard " + dir_ + " closed with records written but not durable");
+  }
+  return end;
+}
+
 Result<SequenceNumber> Shard::LookupTimestamp(TimestampMs ts) const {
   return log_->LookupTimestamp(ts);
 }

@@ -90,6 +90,10 @@ class Shard {
   Result<log::RetentionResult> EnforceRetention() { return log_->EnforceRetention(); }
   // Idempotent. Reads keep working; appends fail with Aborted.
   Status Close() { return log_->Close(); }
+  // Ends the shard's writes for resharding: Close()s (no append in flight or accepted after;
+  // everything written is synced, hence visible) and returns next_offset(), the exclusive end
+  // that ShardMetadata::ending_offset records.
+  Result<SequenceNumber> Seal();
 
  private:
   Shard(std::string dir, const ShardMetadata& meta, std::unique_ptr<replication::LocalLog> log);
