@@ -144,12 +144,7 @@ Status Log::Recover() {
   SLUICE_ASSIGN_OR_RETURN(writer_,
                           SegmentWriter::OpenForAppend(fs_, tail->path(), scan.valid_end, wo));
   if (scan.header_damaged) {
-    io::AlignedBuffer header(std::max<size_t>(writer_->file()->Alignment(), 1),
-                             format::kSegmentHeaderSize);
-    EncodeSegmentHeader(SegmentHeader{tail->base(), opts_.clock->NowMs()},
-                        std::span<std::byte, format::kSegmentHeaderSize>(
-                            header.data(), format::kSegmentHeaderSize));
-    SLUICE_TRY(writer_->file()->WriteAtAndSync(0, {header.data(), format::kSegmentHeaderSize}));
+    SLUICE_TRY(writer_->WriteHeader(SegmentHeader{tail->base(), opts_.clock->NowMs()}));
   }
   return OpenActive(tail, scan.valid_end, std::move(scan.index));
 }

@@ -23,17 +23,22 @@ void Segment::set_summary(const Summary& s) {
   summary_ = s;
 }
 
-namespace {
-// Loads the index file when it is intact and agrees with a segment of `file_size` bytes.
-Result<Index> LoadIndexFile(io::FileSystem* fs, const std::string& path, SegmentId base,
-                            uint64_t file_size) {
+Result<Index> ReadIndexFile(io::FileSystem* fs, const std::string& path, SegmentId base,
+                            bool* clean) {
   SLUICE_ASSIGN_OR_RETURN(auto file, fs->Open(path, io::OpenOptions{.read_only = true}));
   SLUICE_ASSIGN_OR_RETURN(uint64_t size, file->Size());
   std::string bytes(size, '\0');
   auto out = std::span<std::byte>(reinterpret_cast<std::byte*>(bytes.data()), bytes.size());
   SLUICE_ASSIGN_OR_RETURN(size_t n, file->ReadAt(0, out));
+  return Index::Decode(out.first(n), base, clean);
+}
+
+namespace {
+// Loads the index file when it is intact and agrees with a segment of `file_size` bytes.
+Result<Index> LoadIndexFile(io::FileSystem* fs, const std::string& path, SegmentId base,
+                            uint64_t file_size) {
   bool clean = false;
-  SLUICE_ASSIGN_OR_RETURN(Index index, Index::Decode(out.first(n), base, &clean));
+  SLUICE_ASSIGN_OR_RETURN(Index index, ReadIndexFile(fs, path, base, &clean));
   // A sealed segment is trimmed to its data; a cleanly closed active one may be longer
   // (preallocated), in which case the index must say it was clean.
   if (index.data_end() > file_size || (index.data_end() != file_size && !clean)) {

@@ -80,6 +80,11 @@ class SegmentCache {
   std::unordered_map<SegmentId, decltype(lru_)::iterator> map_ GUARDED_BY(mu_);
 };
 
+// Reads and validates an .index file (Index::Decode); `*clean` as stored. Used by segment
+// opening and by tools, so that nothing else parses index files.
+Result<Index> ReadIndexFile(io::FileSystem* fs, const std::string& path, SegmentId base,
+                            bool* clean);
+
 // Writes `index` to `path` through a temp file and rename (no fsync: the checksum rejects a
 // torn index, which is then rebuilt).
 Status WriteIndexFile(io::FileSystem* fs, const std::string& path, const Index& index, bool clean);

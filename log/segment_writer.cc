@@ -36,17 +36,26 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(io::FileSystem* fs,
     // of space must be reported.
     if (s.IsNoSpace()) return fail(s);
   }
-  AlignedBuffer header(std::max<size_t>(file->Alignment(), 1), format::kSegmentHeaderSize);
-  EncodeSegmentHeader(
-      SegmentHeader{base, created_ms},
-      std::span<std::byte, format::kSegmentHeaderSize>(header.data(), format::kSegmentHeaderSize));
-  if (Status s = file->WriteAtAndSync(0, {header.data(), format::kSegmentHeaderSize}); !s.ok()) {
-    return fail(s);
+  std::unique_ptr<SegmentWriter> w(new SegmentWriter(std::move(file), format::kSegmentHeaderSize));
+  if (Status s = w->WriteHeader(SegmentHeader{base, created_ms}); !s.ok()) {
+    w.reset();
+    (void)fs->Remove(path);
+    return s.WithContext("create " + path);
   }
   std::string dir = path.substr(0, path.rfind('/'));
-  if (Status s = fs->SyncDir(dir); !s.ok()) return fail(s);
-  return std::unique_ptr<SegmentWriter>(
-      new SegmentWriter(std::move(file), format::kSegmentHeaderSize));
+  if (Status s = fs->SyncDir(dir); !s.ok()) {
+    w.reset();
+    (void)fs->Remove(path);
+    return s.WithContext("create " + path);
+  }
+  return w;
+}
+
+Status SegmentWriter::WriteHeader(const SegmentHeader& header) {
+  AlignedBuffer page(std::max<size_t>(align_, 1), format::kSegmentHeaderSize);
+  EncodeSegmentHeader(header, std::span<std::byte, format::kSegmentHeaderSize>(
+                                  page.data(), format::kSegmentHeaderSize));
+  return file_->WriteAtAndSync(0, {page.data(), format::kSegmentHeaderSize});
 }
 
 Result<std::unique_ptr<SegmentWriter>> SegmentWriter::OpenForAppend(

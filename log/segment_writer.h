@@ -12,6 +12,7 @@
 #include "log/base/types.h"
 #include "log/io/aligned_buffer.h"
 #include "log/io/file.h"
+#include "log/segment_header.h"
 
 namespace sluice::log {
 
@@ -48,6 +49,9 @@ class SegmentWriter {
   std::span<std::byte> Reserve(size_t n);
   Status Commit(bool sync);
   Status Sync();
+  // Writes (and syncs) the segment header at position 0: on creation, and by recovery to
+  // repair a damaged header from the file name.
+  Status WriteHeader(const SegmentHeader& header);
   // Shrinks the data to `end` (<= size()), zeroes what follows and syncs.
   Status TruncateTo(uint64_t end);
   // Trims preallocated space (file size = size()) and syncs. Append must not follow.

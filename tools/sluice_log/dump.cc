@@ -6,6 +6,7 @@
 #include "log/filename.h"
 #include "log/index.h"
 #include "log/io/file.h"
+#include "log/segment.h"
 #include "log/segment_header.h"
 #include "log/segment_reader.h"
 #include "tools/sluice_log/commands.h"
@@ -22,21 +23,9 @@ std::string Printable(std::string_view s, size_t max) {
   return out;
 }
 
-Result<std::string> ReadWhole(log::io::FileSystem* fs, const std::string& path) {
-  SLUICE_ASSIGN_OR_RETURN(auto file, fs->Open(path, log::io::OpenOptions{.read_only = true}));
-  SLUICE_ASSIGN_OR_RETURN(uint64_t size, file->Size());
-  std::string bytes(size, '\0');
-  auto out = std::span<std::byte>(reinterpret_cast<std::byte*>(bytes.data()), size);
-  SLUICE_ASSIGN_OR_RETURN(size_t n, file->ReadAt(0, out));
-  bytes.resize(n);
-  return bytes;
-}
-
 int DumpIndex(log::io::FileSystem* fs, const std::string& path, SegmentId base) {
-  auto bytes = ReadWhole(fs, path);
-  if (!bytes.ok()) return std::printf("error: %s\n", bytes.status().ToString().c_str()), 2;
   bool clean = false;
-  auto index = log::Index::Decode(log::AsBytes(*bytes), base, &clean);
+  auto index = log::ReadIndexFile(fs, path, base, &clean);
   if (!index.ok())
     return std::printf("%s: %s\n", path.c_str(), index.status().ToString().c_str()), 1;
   std::printf("index %s base=%llu next=%llu data_end=%llu max_ts=%lld entries=%zu clean=%d\n",

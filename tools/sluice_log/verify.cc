@@ -10,6 +10,7 @@
 #include "log/index.h"
 #include "log/io/file.h"
 #include "log/recovery.h"
+#include "log/segment.h"
 #include "tools/sluice_log/commands.h"
 
 namespace sluice::tools {
@@ -18,16 +19,8 @@ namespace {
 // Compares a stored index with the one rebuilt from its segment; "" when they agree.
 std::string CheckIndex(log::io::FileSystem* fs, const std::string& path, SegmentId base,
                        const log::Index& rebuilt) {
-  auto file = fs->Open(path, log::io::OpenOptions{.read_only = true});
-  if (!file.ok()) return file.status().ToString();
-  auto size = (*file)->Size();
-  if (!size.ok()) return size.status().ToString();
-  std::string bytes(*size, '\0');
-  auto out = std::span<std::byte>(reinterpret_cast<std::byte*>(bytes.data()), bytes.size());
-  auto n = (*file)->ReadAt(0, out);
-  if (!n.ok()) return n.status().ToString();
   bool clean = false;
-  auto index = log::Index::Decode(out.first(*n), base, &clean);
+  auto index = log::ReadIndexFile(fs, path, base, &clean);
   if (!index.ok()) return index.status().ToString();
   if (index->next_offset() != rebuilt.next_offset() || index->data_end() != rebuilt.data_end()) {
     return "index says next=" + std::to_string(index->next_offset().value()) +
