@@ -136,8 +136,16 @@ Result<std::shared_ptr<const Stream>> Broker::FindStream(std::string_view name) 
   return it->second;
 }
 
-Status Broker::CreateStream(std::string_view name, uint32_t shard_count) {
+Status Broker::CreateStream(std::string_view name, uint32_t shard_count,
+                            uint32_t retention_hours) {
   SLUICE_TRY(ValidateStreamName(name));
+  if (retention_hours > static_cast<uint32_t>(kMaxRetentionHours) ||
+      !ValidRetentionHours(static_cast<int32_t>(retention_hours))) {
+    return Status::InvalidArgument("retention period must be " +
+                                   std::to_string(kMinRetentionHours) + ".." +
+                                   std::to_string(kMaxRetentionHours) + " hours, got " +
+                                   std::to_string(retention_hours));
+  }
   if (shard_count < 1 || shard_count > kMaxShardsPerStream) {
     return Status::InvalidArgument(
         "1 validation error detected: Value '" + std::to_string(shard_count) +
@@ -154,6 +162,7 @@ Status Broker::CreateStream(std::string_view name, uint32_t shard_count) {
   StreamMetadata meta =
       NewStreamMetadata(std::string(name), StreamId(0), shard_count, opts_.clock->NowMs());
   meta.status = StreamStatus::kActive;
+  meta.retention_hours = static_cast<int32_t>(retention_hours);
   SLUICE_ASSIGN_OR_RETURN(meta.id, store_->Create(meta));
   // Shard logs are created after the metadata, so every directory under streams/ belongs to a
   // stream the store knows (or is an orphan Open removes). A failure here undoes the stream.
@@ -166,6 +175,7 @@ Status Broker::CreateStream(std::string_view name, uint32_t shard_count) {
     return stream.status();
   }
   streams_.emplace(meta.name, std::move(stream).value());
+  version_.fetch_add(1, std::memory_order_release);
   return Status::OK();
 }
 
@@ -180,6 +190,7 @@ Status Broker::DeleteStream(std::string_view name) {
     SLUICE_TRY(store_->Delete(name));
     stream = std::move(it->second);
     streams_.erase(it);
+    version_.fetch_add(1, std::memory_order_release);
   }
   // The stream is gone for good; what follows only reclaims space.
   for (const auto& [id, shard] : stream->shards()) {

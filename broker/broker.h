@@ -3,6 +3,7 @@
 // iterators and GetRecords with Kinesis semantics (/work/shared/reference/kinesis-api.md §4, §6).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -56,8 +57,10 @@ class Broker {
   Broker& operator=(const Broker&) = delete;
 
   // --- Control plane ---------------------------------------------------------------------
-  // A stream of `shard_count` (1..kMaxShardsPerStream) evenly split shards, ACTIVE at once.
-  Status CreateStream(std::string_view name, uint32_t shard_count);
+  // A stream of `shard_count` (1..kMaxShardsPerStream) evenly split shards, ACTIVE at once,
+  // keeping records `retention_hours` (kMinRetentionHours..kMaxRetentionHours).
+  Status CreateStream(std::string_view name, uint32_t shard_count,
+                      uint32_t retention_hours = kDefaultRetentionHours);
   // Removes the metadata durably, closes the shards and deletes their directories (a failure
   // there is logged, not returned: the next Open finishes the job).
   Status DeleteStream(std::string_view name);
@@ -112,6 +115,28 @@ class Broker {
                                        IteratorType type,
                                        std::optional<std::string_view> starting_sequence_number,
                                        std::optional<TimestampMs> timestamp = std::nullopt);
+  // GetShardIterator's validation and resolution without issuing a token (the engine's
+  // Subscribe starts from the position; GetShardIterator issues a token for it).
+  Result<IteratorPosition> ResolveIterator(std::string_view stream, std::string_view shard_id,
+                                           IteratorType type,
+                                           std::optional<std::string_view> starting_sequence_number,
+                                           std::optional<TimestampMs> timestamp = std::nullopt);
+  // Tokens for the engine's Fetch: the same codec GetShardIterator and GetRecords use.
+  const IteratorCodec& iterator_codec() const { return codec_; }
+
+  // --- For the engine ----------------------------------------------------------------------
+  // The current snapshot of stream `name` (its shards stay alive while it is held); NotFound
+  // with Kinesis's text, or Aborted once closed.
+  Result<std::shared_ptr<const Stream>> GetStream(std::string_view name) const {
+    return FindStream(name);
+  }
+  // NotFound "Stream <name> under account <a> not found." (for stale iterators).
+  Status StreamNotFound(std::string_view name) const;
+  const BrokerOptions& options() const { return opts_; }
+  // Bumped after every change to the set of streams or a stream's shards (create, delete,
+  // resharding): a cache of GetStream snapshots is current while this is unchanged.
+  uint64_t metadata_version() const { return version_.load(std::memory_order_acquire); }
+
   // At most `limit` (1..kMaxGetRecordsLimit, default the maximum) records and about
   // kMaxGetRecordsBytes of data + keys. Invalid and expired tokens fail with the codec's
   // statuses unchanged; a token of a deleted (or deleted and recreated) stream is NotFound.
@@ -136,7 +161,6 @@ class Broker {
   Status RemoveOrphans() REQUIRES(mu_);
   // The current snapshot of `name`; NotFound (Kinesis text) or Aborted when closed.
   Result<std::shared_ptr<const Stream>> FindStream(std::string_view name) const EXCLUDES(mu_);
-  Status StreamNotFound(std::string_view name) const;
   // Publishes `next`, the metadata of `current` after a resharding that closes the open shards
   // `sealed` and adds shards (any shard of `next` that `current` lacks; closed ones are
   // intermediate and empty): opens the new logs, seals the parents and records their ending
@@ -166,6 +190,7 @@ class Broker {
   const std::unique_ptr<MetadataStore> store_ PT_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<const Stream>, std::less<>> streams_ GUARDED_BY(mu_);
   bool closed_ GUARDED_BY(mu_) = false;
+  std::atomic<uint64_t> version_{0};
 };
 
 }  // namespace sluice::broker

@@ -132,7 +132,16 @@ Result<PutRecordsResult> Broker::PutRecords(std::string_view stream_name,
   return out;
 }
 
-Result<std::string> Broker::GetShardIterator(
+Result<std::string> Broker::GetShardIterator(std::string_view stream_name,
+                                             std::string_view shard_id, IteratorType type,
+                                             std::optional<std::string_view> starting_sequence_number,
+                                             std::optional<TimestampMs> timestamp) {
+  SLUICE_ASSIGN_OR_RETURN(IteratorPosition pos, ResolveIterator(stream_name, shard_id, type,
+                                                                starting_sequence_number, timestamp));
+  return codec_.Issue(pos);
+}
+
+Result<IteratorPosition> Broker::ResolveIterator(
     std::string_view stream_name, std::string_view shard_id, IteratorType type,
     std::optional<std::string_view> starting_sequence_number,
     std::optional<TimestampMs> timestamp) {
@@ -200,8 +209,7 @@ Result<std::string> Broker::GetShardIterator(
       break;
     }
   }
-  return codec_.Issue(
-      IteratorPosition{std::string(stream_name), shard->id(), stream->meta().id.value(), offset});
+  return IteratorPosition{std::string(stream_name), shard->id(), stream->meta().id.value(), offset};
 }
 
 Result<GetRecordsResult> Broker::GetRecords(std::string_view token, std::optional<size_t> limit) {

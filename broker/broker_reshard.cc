@@ -266,12 +266,14 @@ Status Broker::CommitReshard(const std::shared_ptr<const Stream>& current, Strea
     }
     streams_[current->meta().name] =
         std::make_shared<const Stream>(current->meta(), std::move(restored));
+    version_.fetch_add(1, std::memory_order_release);
     close_created();
     return failed;
   }
   // 4. Publish.
   const std::string name = next.name;
   streams_[name] = std::make_shared<const Stream>(std::move(next), std::move(shards));
+  version_.fetch_add(1, std::memory_order_release);
   return Status::OK();
 }
 

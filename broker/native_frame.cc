@@ -18,6 +18,9 @@ bool IsKnownFrameType(uint8_t type) {
     case FrameType::kDescribeStream:
     case FrameType::kProduce:
     case FrameType::kFetch:
+    case FrameType::kSplitShard:
+    case FrameType::kMergeShards:
+    case FrameType::kUpdateShardCount:
     case FrameType::kGetShardIterator:
     case FrameType::kSubscribe:
     case FrameType::kHelloResponse:

@@ -67,13 +67,16 @@ enum class FrameType : uint8_t {
   kFetch = 0x07,
   kGetShardIterator = 0x08,
   kSubscribe = 0x09,
+  kSplitShard = 0x0A,
+  kMergeShards = 0x0B,
+  kUpdateShardCount = 0x0C,
   kHelloResponse = 0x41,
   kListStreamsResponse = 0x44,
   kDescribeStreamResponse = 0x45,
   kProduceResponse = 0x46,
   kFetchResponse = 0x47,  // Also each push of a Subscribe, with kFlagMore until the last.
   kGetShardIteratorResponse = 0x48,
-  kAck = 0x60,    // Success without a body: CreateStream, DeleteStream, Subscribe accepted.
+  kAck = 0x60,    // Success without a body: Create/DeleteStream, resharding, Subscribe accepted.
   kError = 0x7F,  // ErrorResponse body; answers any request.
 };
 bool IsKnownFrameType(uint8_t type);

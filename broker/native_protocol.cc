@@ -167,4 +167,47 @@ Status DecodeBody(std::string_view body, DescribeStreamResponse* out) {
   return r.Finish("DescribeStreamResponse");
 }
 
+std::string EncodeBody(const SplitShardRequest& m) {
+  BodyWriter w;
+  w.String(m.stream);
+  w.Varint(m.shard_id);
+  w.String(m.new_starting_hash_key);
+  return std::move(w).Finish();
+}
+Status DecodeBody(std::string_view body, SplitShardRequest* out) {
+  BodyReader r(body);
+  out->stream = r.String(kMaxNameBytes);
+  out->shard_id = r.Varint32();
+  out->new_starting_hash_key = r.String(kMaxHashKeyDigits);
+  return r.Finish("SplitShard");
+}
+
+std::string EncodeBody(const MergeShardsRequest& m) {
+  BodyWriter w;
+  w.String(m.stream);
+  w.Varint(m.shard_id);
+  w.Varint(m.adjacent_shard_id);
+  return std::move(w).Finish();
+}
+Status DecodeBody(std::string_view body, MergeShardsRequest* out) {
+  BodyReader r(body);
+  out->stream = r.String(kMaxNameBytes);
+  out->shard_id = r.Varint32();
+  out->adjacent_shard_id = r.Varint32();
+  return r.Finish("MergeShards");
+}
+
+std::string EncodeBody(const UpdateShardCountRequest& m) {
+  BodyWriter w;
+  w.String(m.stream);
+  w.Varint(m.target_shard_count);
+  return std::move(w).Finish();
+}
+Status DecodeBody(std::string_view body, UpdateShardCountRequest* out) {
+  BodyReader r(body);
+  out->stream = r.String(kMaxNameBytes);
+  out->target_shard_count = r.Varint32();
+  return r.Finish("UpdateShardCount");
+}
+
 }  // namespace sluice::broker::native

@@ -19,6 +19,7 @@ namespace sluice::broker::native {
 // Limits enforced on decode (beyond "fits in the frame").
 constexpr size_t kMaxNameBytes = 256;      // Stream names, client and server ids, iterators' keys.
 constexpr size_t kMaxMessageBytes = 4096;  // Error and per-item messages.
+constexpr size_t kMaxHashKeyDigits = 39;   // Decimal 128-bit hash keys.
 
 // Client's first frame: the versions it speaks. Answered by HelloResponse or Error.
 struct Hello {  // min_version u8 | max_version u8 | client_id str
@@ -99,6 +100,28 @@ struct DescribeStreamResponse {
   bool operator==(const DescribeStreamResponse&) const = default;
 };
 
+// Resharding; each answered by Ack (or Error with the broker's message).
+struct SplitShardRequest {  // stream str | shard_id var32 | new_starting_hash_key str
+  static constexpr FrameType kType = FrameType::kSplitShard;
+  std::string stream;
+  uint32_t shard_id = 0;
+  std::string new_starting_hash_key;  // Decimal 128-bit value.
+  bool operator==(const SplitShardRequest&) const = default;
+};
+struct MergeShardsRequest {  // stream str | shard_id var32 | adjacent_shard_id var32
+  static constexpr FrameType kType = FrameType::kMergeShards;
+  std::string stream;
+  uint32_t shard_id = 0;
+  uint32_t adjacent_shard_id = 0;
+  bool operator==(const MergeShardsRequest&) const = default;
+};
+struct UpdateShardCountRequest {  // stream str | target_shard_count var32
+  static constexpr FrameType kType = FrameType::kUpdateShardCount;
+  std::string stream;
+  uint32_t target_shard_count = 1;
+  bool operator==(const UpdateShardCountRequest&) const = default;
+};
+
 // EncodeBody gives the body bytes; DecodeBody parses a whole body strictly (Corruption on any
 // malformed, truncated or trailing input) into `*out`.
 #define SLUICE_NATIVE_BODY_CODEC(M)   \
@@ -114,6 +137,9 @@ SLUICE_NATIVE_BODY_CODEC(ListStreamsRequest);
 SLUICE_NATIVE_BODY_CODEC(ListStreamsResponse);
 SLUICE_NATIVE_BODY_CODEC(DescribeStreamRequest);
 SLUICE_NATIVE_BODY_CODEC(DescribeStreamResponse);
+SLUICE_NATIVE_BODY_CODEC(SplitShardRequest);
+SLUICE_NATIVE_BODY_CODEC(MergeShardsRequest);
+SLUICE_NATIVE_BODY_CODEC(UpdateShardCountRequest);
 
 // A whole frame carrying `m`.
 template <typename M>

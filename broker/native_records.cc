@@ -10,8 +10,6 @@
 namespace sluice::broker::native {
 namespace {
 
-constexpr size_t kMaxHashKeyDigits = 39;  // 2^128 - 1 has 39 decimal digits.
-
 void EncodePosition(BodyWriter* w, const StartingPosition& p) {
   w->Fixed<uint8_t>(static_cast<uint8_t>(p.type));
   w->String(p.sequence);

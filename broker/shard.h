@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -74,6 +75,16 @@ class Shard {
   // Returns the offset of each record, in order. Aborted after Close(). If a later batch fails,
   // the earlier ones stay appended though the call fails (at-least-once, as Kinesis retries).
   Result<std::vector<SequenceNumber>> Append(const std::vector<ShardRecord>& records);
+
+  // Appends client-built batches (each validated by the log; offsets and append time are
+  // assigned there) in order as one group commit. One result per batch.
+  std::vector<Result<log::AppendResult>> AppendBatches(
+      std::span<const std::span<const std::byte>> batches) {
+    return log_->AppendBatches(batches);
+  }
+  // The shard's log: the engine reads raw batches, waits for visibility and rebuilds producer
+  // state through it.
+  replication::ReplicatedLog& log() const { return *log_; }
 
   // Reads visible records from `from` on (clamped up to start(): trimmed records are gone),
   // at most `limit` records and about `max_bytes` of data + key (always at least one record

@@ -85,6 +85,12 @@ class Log {
   // after a failed fdatasync the log refuses further appends (IOError) until reopened,
   // because the kernel may have dropped the unsynced pages.
   Result<AppendResult> Append(std::span<const std::byte> batch, Epoch epoch = Epoch());
+  // Appends several batches from one thread as if each came from its own thread at once: they
+  // queue together, so they share one group commit (one write, one fdatasync) unless
+  // max_group_bytes splits them. Offsets follow `batches` order. One result per batch: a batch
+  // that fails validation fails alone; a failed write fails its group.
+  std::vector<Result<AppendResult>> AppendBatches(std::span<const std::span<const std::byte>> batches,
+                                                  Epoch epoch = Epoch());
   // Makes everything written so far durable.
   Status Sync();
   // Seals the active segment and starts a new one (a no-op when the active one is empty).
@@ -130,6 +136,11 @@ class Log {
 
   // Append path (log_append.cc).
   Result<AppendResult> Enqueue(Writer* w) EXCLUDES(mu_);
+  // Waits for `w` (already queued) to be done, leading its group when it reaches the front.
+  Result<AppendResult> Await(Writer* w) REQUIRES(mu_);
+  // Validates one batch for Append; compresses it into `*compressed` when configured.
+  Result<std::span<const std::byte>> PrepareBatch(std::span<const std::byte> batch,
+                                                  std::string* compressed) const;
   // Runs `fn` with mu_ held once every earlier append has finished, excluding later ones.
   Status RunExclusive(const std::function<Status()>& fn) EXCLUDES(mu_);
   void BuildGroup(Group* g) REQUIRES(mu_);

@@ -40,20 +40,57 @@ struct Log::Group {
   bool roll = false;
 };
 
-Result<AppendResult> Log::Append(std::span<const std::byte> batch, Epoch epoch) {
+Result<std::span<const std::byte>> Log::PrepareBatch(std::span<const std::byte> batch,
+                                                     std::string* compressed) const {
   SLUICE_ASSIGN_OR_RETURN(RecordBatchView view, RecordBatchView::Parse(batch));
   if (view.header().length != batch.size()) {
     return Status::InvalidArgument("append takes exactly one batch; found trailing bytes");
   }
-  std::string compressed;
   if (opts_.compression == format::Codec::kZstd && view.header().codec() == format::Codec::kNone) {
-    SLUICE_ASSIGN_OR_RETURN(compressed, CompressBatch(view, opts_.zstd_level));
-    batch = AsBytes(compressed);
+    SLUICE_ASSIGN_OR_RETURN(*compressed, CompressBatch(view, opts_.zstd_level));
+    return AsBytes(*compressed);
   }
+  return batch;
+}
+
+Result<AppendResult> Log::Append(std::span<const std::byte> batch, Epoch epoch) {
+  std::string compressed;
+  SLUICE_ASSIGN_OR_RETURN(batch, PrepareBatch(batch, &compressed));
   Writer w(&mu_);
   w.batch = batch;
   w.epoch = epoch;
   return Enqueue(&w);
+}
+
+std::vector<Result<AppendResult>> Log::AppendBatches(
+    std::span<const std::span<const std::byte>> batches, Epoch epoch) {
+  std::vector<Result<AppendResult>> results(batches.size(), Status::Aborted("not appended"));
+  std::vector<std::string> compressed(batches.size());
+  std::vector<std::unique_ptr<Writer>> writers(batches.size());
+  for (size_t i = 0; i < batches.size(); ++i) {
+    Result<std::span<const std::byte>> prepared = PrepareBatch(batches[i], &compressed[i]);
+    if (!prepared.ok()) {
+      results[i] = prepared.status();
+      continue;
+    }
+    writers[i] = std::make_unique<Writer>(&mu_);
+    writers[i]->batch = *prepared;
+    writers[i]->epoch = epoch;
+  }
+  MutexLock l(&mu_);
+  if (closed_) {
+    for (size_t i = 0; i < batches.size(); ++i) {
+      if (writers[i]) results[i] = Status::Aborted("log is closed");
+    }
+    return results;
+  }
+  for (const auto& w : writers) {
+    if (w) writers_.push_back(w.get());
+  }
+  for (size_t i = 0; i < batches.size(); ++i) {
+    if (writers[i]) results[i] = Await(writers[i].get());
+  }
+  return results;
 }
 
 Status Log::Sync() {
@@ -72,6 +109,10 @@ Result<AppendResult> Log::Enqueue(Writer* w) {
   MutexLock l(&mu_);
   if (closed_) return Status::Aborted("log is closed");
   writers_.push_back(w);
+  return Await(w);
+}
+
+Result<AppendResult> Log::Await(Writer* w) {
   while (!w->done && w != writers_.front()) w->cv.Wait();
   if (w->done) {
     if (!w->status.ok()) return w->status;
@@ -194,7 +235,14 @@ Status Log::WriteGroup(Group* g) NO_THREAD_SAFETY_ANALYSIS {
       p.position += base_pos;
     }
   }
-  return writer_->Commit(g->sync);
+  if (!opts_.on_group_commit) return writer_->Commit(g->sync);
+  const int64_t start = g->sync ? opts_.clock->MonotonicNs() : 0;
+  Status s = writer_->Commit(g->sync);
+  if (s.ok()) {
+    opts_.on_group_commit(GroupCommitInfo{g->placed.size(), g->bytes,
+                                          g->sync ? opts_.clock->MonotonicNs() - start : 0});
+  }
+  return s;
 }
 
 // Seals the active segment and opens a new one at next_. Called by the group leader. The new

@@ -28,6 +28,12 @@ struct Durability {
   std::string ToString() const;
 };
 
+struct GroupCommitInfo {
+  size_t batches = 0;
+  uint64_t bytes = 0;
+  int64_t sync_ns = 0;  // 0 when the group was written without fdatasync.
+};
+
 struct LogOptions {
   Durability durability;
   // Roll to a new segment when the active one would exceed this many bytes (< 4 GiB) or is
@@ -59,6 +65,10 @@ struct LogOptions {
   // the log held. Calls may overlap and arrive out of order (keep the maximum); it must not
   // block for long. Replication uses it to make records visible without polling.
   std::function<void(DurableWatermark)> on_durable;
+  // Called by the group leader after each group commit it wrote, without the log's lock: how
+  // many batches and bytes the group held and how long its fdatasync took (0 when the group
+  // was not synced). For metrics; must be cheap and thread-safe.
+  std::function<void(const GroupCommitInfo&)> on_group_commit;
   // One line per notable event (recovery drops, index rebuilds). Default: stderr.
   std::function<void(std::string_view)> logger;
 };

@@ -189,21 +189,34 @@ Status LocalLog::Close() {
 
 // --- Writes ----------------------------------------------------------------------------------
 
+Result<Epoch> LocalLog::EnterAppend() {
+  MutexLock l(&mu_);
+  while (changing_ && !closed_) gate_cv_.Wait();
+  if (closed_) return Status::Aborted("log is closed");
+  ++appends_in_flight_;
+  return epoch_;
+}
+
+void LocalLog::LeaveAppend() {
+  MutexLock l(&mu_);
+  if (--appends_in_flight_ == 0) gate_cv_.SignalAll();
+}
+
 Result<log::AppendResult> LocalLog::Append(std::span<const std::byte> batch) {
-  Epoch epoch;
-  {
-    MutexLock l(&mu_);
-    while (changing_ && !closed_) gate_cv_.Wait();
-    if (closed_) return Status::Aborted("log is closed");
-    ++appends_in_flight_;
-    epoch = epoch_;
-  }
+  SLUICE_ASSIGN_OR_RETURN(Epoch epoch, EnterAppend());
   Result<log::AppendResult> r = log_->Append(batch, epoch);
-  {
-    MutexLock l(&mu_);
-    if (--appends_in_flight_ == 0) gate_cv_.SignalAll();
-  }
+  LeaveAppend();
   if (r.ok()) PublishVisible();
+  return r;
+}
+
+std::vector<Result<log::AppendResult>> LocalLog::AppendBatches(
+    std::span<const std::span<const std::byte>> batches) {
+  Result<Epoch> epoch = EnterAppend();
+  if (!epoch.ok()) return std::vector<Result<log::AppendResult>>(batches.size(), epoch.status());
+  std::vector<Result<log::AppendResult>> r = log_->AppendBatches(batches, *epoch);
+  LeaveAppend();
+  if (std::any_of(r.begin(), r.end(), [](const auto& x) { return x.ok(); })) PublishVisible();
   return r;
 }
 

@@ -59,6 +59,8 @@ class LocalLog final : public ReplicatedLog {
   std::vector<EpochEntry> epoch_cache() const;
 
   Result<log::AppendResult> Append(std::span<const std::byte> batch) override;
+  std::vector<Result<log::AppendResult>> AppendBatches(
+      std::span<const std::span<const std::byte>> batches) override;
   Status Sync() override;
   // After the log is cut, the current epoch, if its entry went, restarts at the new end.
   Status TruncateAfter(SequenceNumber last_kept) override;
@@ -73,6 +75,7 @@ class LocalLog final : public ReplicatedLog {
   WrittenWatermark written() const override;
   SequenceNumber start() const override;
   SequenceNumber next_offset() const override;
+  size_t segment_count() const override { return log_->segment_count(); }
 
   Epoch epoch() const override;
   Result<SequenceNumber> EpochStartOffset(Epoch epoch) const override;
@@ -94,6 +97,9 @@ class LocalLog final : public ReplicatedLog {
   Status Commit(Epoch epoch, std::vector<EpochEntry> cache) EXCLUDES(mu_);
   // Wakes waiters and calls the listener when visible() moved past what was published.
   void PublishVisible() EXCLUDES(mu_);
+  // The append gate: waits out BecomeLeader/TruncateAfter; Aborted once closed.
+  Result<Epoch> EnterAppend() EXCLUDES(mu_);
+  void LeaveAppend() EXCLUDES(mu_);
   // Waits on `*cv` until notified or `deadline` (spurious wake-ups possible). The analysis
   // cannot see that the std::unique_lock inside adopts mu_, hence its opt-out.
   void WaitUntil(std::condition_variable* cv, Deadline deadline)

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <functional>
 #include <span>
+#include <vector>
 
 #include "log/base/result.h"
 #include "log/base/status.h"
@@ -50,6 +51,10 @@ class ReplicatedLog {
   // visible() passes them, which may be later (local log with interval durability). Aborted
   // after Close(); IOError/NoSpace as log::Log::Append.
   virtual Result<log::AppendResult> Append(std::span<const std::byte> batch) = 0;
+  // Appends several batches in order as one group commit where the log allows (one
+  // acknowledgement wait for all). One result per batch (see log::Log::AppendBatches).
+  virtual std::vector<Result<log::AppendResult>> AppendBatches(
+      std::span<const std::span<const std::byte>> batches) = 0;
   // Makes everything appended so far durable (and, for a local log, visible).
   virtual Status Sync() = 0;
   // Removes every record after `last_kept` (which must end a batch, or be start() - 1 to empty
@@ -75,6 +80,7 @@ class ReplicatedLog {
   virtual WrittenWatermark written() const = 0;    // Handed to the kernel on this replica.
   virtual SequenceNumber start() const = 0;        // Trim horizon: the oldest record kept.
   virtual SequenceNumber next_offset() const = 0;  // One past the newest record (LEO).
+  virtual size_t segment_count() const = 0;        // Segment files of this replica (metrics).
 
   // --- Epochs --------------------------------------------------------------------------------
   // The current leader epoch: what Append stamps. Only ever increases (persisted).

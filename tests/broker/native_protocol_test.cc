@@ -107,7 +107,17 @@ TEST_F(NativeProtocolTest, ControlMessagesRoundTripAtMinAndMax) {
     ShardDescription shard{kMax32, {0, kMax32}, "0", std::string(39, '9'), "4", ""};
     ExpectRoundTrip(DescribeStreamResponse{big_name, StreamStatus::kUpdating, kMax32, {shard, {}}},
                     corr);
+    ExpectRoundTrip(SplitShardRequest{"", 0, ""}, corr);
+    ExpectRoundTrip(SplitShardRequest{big_name, kMax32, std::string(39, '9')}, corr);
+    ExpectRoundTrip(MergeShardsRequest{big_name, kMax32, 0}, corr);
+    ExpectRoundTrip(UpdateShardCountRequest{big_name, kMax32}, corr);
   }
+}
+
+TEST_F(NativeProtocolTest, SplitShardRefusesAnOverlongHashKey) {
+  SplitShardRequest m{"s", 1, std::string(40, '1')};
+  SplitShardRequest out;
+  EXPECT_TRUE(DecodeBody(EncodeBody(m), &out).IsCorruption());
 }
 
 TEST_F(NativeProtocolTest, RecordMessagesRoundTripAtMinAndMax) {

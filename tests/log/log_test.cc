@@ -45,6 +45,37 @@ class LogTest : public ::testing::TestWithParam<io::Backend> {
   std::vector<std::string> notes_;
 };
 
+TEST_P(LogTest, AppendBatchesSharesOneGroupCommitAndFailsBadBatchesAlone) {
+  opts_.durability = Durability::Always();
+  auto log = OpenLog();
+  const std::string a = MakeBatch(1, 2);
+  const std::string b = MakeBatch(2, 3);
+  std::string bad = MakeBatch(3, 1);
+  bad[bad.size() - 1] ^= 0x40;  // Records checksum no longer matches.
+  const std::string c = MakeBatch(4, 1);
+  const std::vector<std::span<const std::byte>> batches = {AsBytes(a), AsBytes(b), AsBytes(bad),
+                                                           AsBytes(c)};
+  const LogStats before = log->stats();
+  std::vector<Result<AppendResult>> r = log->AppendBatches(batches);
+  ASSERT_EQ(r.size(), 4u);
+  ASSERT_TRUE(r[0].ok() && r[1].ok() && r[3].ok());
+  EXPECT_TRUE(r[2].status().IsCorruption()) << r[2].status().ToString();
+  EXPECT_EQ(r[0]->base, SequenceNumber(0));
+  EXPECT_EQ(r[1]->base, SequenceNumber(2));
+  EXPECT_EQ(r[3]->base, SequenceNumber(5));
+  EXPECT_EQ(r[3]->last, SequenceNumber(5));
+  const LogStats after = log->stats();
+  EXPECT_EQ(after.group_commits - before.group_commits, 1u);
+  EXPECT_EQ(after.syncs - before.syncs, 1u);
+  EXPECT_EQ(log->durable(), DurableWatermark(6));
+  EXPECT_EQ(ReadAllValues(*log),
+            (std::vector<std::string>{ValueName(1, 0), ValueName(1, 1), ValueName(2, 0),
+                                      ValueName(2, 1), ValueName(2, 2), ValueName(4, 0)}));
+  ASSERT_TRUE(log->Close().ok());
+  auto closed = log->AppendBatches(batches);
+  for (const auto& x : closed) EXPECT_FALSE(x.ok());
+}
+
 TEST_P(LogTest, AppendAssignsDenseSequenceNumbers) {
   auto log = OpenLog();
   AppendResult a = MustAppend(log.get(), 1, 3);
