@@ -39,6 +39,9 @@ Result<std::unique_ptr<Broker>> Broker::Open(log::io::FileSystem* fs, std::strin
                                    std::to_string(kIteratorSecretBytes) + " bytes");
   }
   if (options.clock == nullptr) return Status::InvalidArgument("clock must not be null");
+  if (options.iterator_ttl_ms <= 0) {
+    return Status::InvalidArgument("iterator_ttl_ms must be positive");
+  }
   SLUICE_TRY(fs->CreateDirs(dir + "/streams"));
   SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<MetadataStore> store,
                           MetadataStore::Open(fs, dir + "/meta"));
@@ -58,7 +61,7 @@ Broker::Broker(log::io::FileSystem* fs, std::string dir, BrokerOptions options,
     : fs_(fs),
       dir_(std::move(dir)),
       opts_(std::move(options)),
-      codec_(opts_.iterator_secret, opts_.clock),
+      codec_(opts_.iterator_secret, opts_.clock, opts_.iterator_ttl_ms),
       store_(std::move(store)) {}
 
 Broker::~Broker() {

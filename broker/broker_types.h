@@ -37,6 +37,8 @@ struct BrokerOptions {
   std::string account = "000000000000";  // 12 digits, for ARNs and error messages.
   // At least kIteratorSecretBytes bytes. A new secret per process invalidates older tokens.
   std::string iterator_secret = IteratorCodec::NewSecret();
+  // How long an iterator stays valid: Kinesis's 5 minutes. Tests shorten it.
+  int64_t iterator_ttl_ms = kIteratorTtlMs;
   size_t max_record_bytes = kDefaultMaxRecordBytes;  // Data size limit, 1..kMaxMaxRecordBytes.
 };
 
