@@ -61,8 +61,11 @@ void Connection::ReadSome() {
     if (n == 0) {  // Peer closed its side: answer what we have, then close.
       closing_ = true;
       reading_ = false;
-      if (out_bytes_ == 0) Close();
-      else UpdateInterest();
+      if (out_bytes_ == 0) {
+        Close();
+      } else {
+        UpdateInterest();
+      }
       return;
     }
     if (n < 0) {
@@ -71,23 +74,31 @@ void Connection::ReadSome() {
       return;
     }
     Touch();
-    std::span<const std::byte> in(reinterpret_cast<const std::byte*>(buf), static_cast<size_t>(n));
-    while (!in.empty() && fd_ >= 0 && !closing_) {
-      Result<std::optional<native::Frame>> frame = decoder_.Decode(&in);
-      if (!frame.ok()) {
-        FailAndClose(decoder_.error_code(), frame.status().message());
-        return;
-      }
-      if (!frame->has_value()) break;
-      handler_->OnFrame(shared_from_this(), std::move(**frame));
-    }
+    if (!ProcessInput(std::string_view(buf, static_cast<size_t>(n)))) return;
+  }
+}
+
+bool Connection::ProcessInput(std::string_view bytes) {
+  std::span<const std::byte> in(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size());
+  while (!in.empty() && fd_ >= 0 && !closing_) {
+    // Over the cap (or stopping): keep the rest unparsed and read nothing more until the
+    // connection drains, so TCP pushes back on the client.
     if (draining || queued() > limits_.max_queued_bytes) {
-      over_cap_ = queued() > limits_.max_queued_bytes;
+      over_cap_ = !draining;
+      held_input_.assign(reinterpret_cast<const char*>(in.data()), in.size());
       reading_ = false;
       UpdateInterest();
-      return;
+      return false;
     }
+    Result<std::optional<native::Frame>> frame = decoder_.Decode(&in);
+    if (!frame.ok()) {
+      FailAndClose(decoder_.error_code(), frame.status().message());
+      return false;
+    }
+    if (!frame->has_value()) break;
+    handler_->OnFrame(shared_from_this(), std::move(**frame));
   }
+  return fd_ >= 0 && !closing_;
 }
 
 void Connection::Send(std::string frame, size_t reserved) {
@@ -195,6 +206,13 @@ void Connection::CheckDrained() {
   if (!reading_ && queued() <= limits_.max_queued_bytes / 2) {
     reading_ = true;
     UpdateInterest();
+    if (!held_input_.empty()) {
+      std::string held = std::move(held_input_);
+      held_input_.clear();
+      // Parsing may run handlers that call back into this function; it is re-entrant because
+      // held_input_ was emptied first.
+      ProcessInput(held);
+    }
   }
   if (over_cap_ && queued() <= limits_.max_queued_bytes / 2) {
     over_cap_ = false;

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "broker/engine/reactor.h"
@@ -34,6 +35,8 @@ struct ConnectionLimits {
   size_t max_frame_bytes = native::kDefaultMaxFrameBytes;
   // Reading pauses while queued() exceeds this and resumes below half of it.
   size_t max_queued_bytes = 64u << 20;
+  // The largest queued() any connection reached (shared by the engine's connections).
+  std::atomic<size_t>* peak = nullptr;
 };
 
 // Lives on one reactor; every method except the atomics' accessors runs on that loop thread.
@@ -68,7 +71,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Memory accounting shared with other reactors: request bytes in flight plus response bytes
   // in transit or unsent. Reserve() from any thread before posting a frame to this connection
   // (or when a request goes to another reactor); Release() when it is no longer held.
-  void Reserve(size_t bytes) { queued_.fetch_add(bytes, std::memory_order_relaxed); }
+  void Reserve(size_t bytes) {
+    const size_t now = queued_.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+    size_t peak = limits_.peak->load(std::memory_order_relaxed);
+    while (now > peak && !limits_.peak->compare_exchange_weak(peak, now)) {
+    }
+  }
   void Release(size_t bytes);
   size_t queued() const { return queued_.load(std::memory_order_relaxed); }
   size_t max_queued() const { return limits_.max_queued_bytes; }
@@ -86,6 +94,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   void OnEvents(uint32_t events);
   void ReadSome();
+  // Parses and dispatches frames from `bytes`; false when it stopped (closed, over the cap).
+  bool ProcessInput(std::string_view bytes);
   void Flush();
   void UpdateInterest();
   void CheckDrained();
@@ -97,6 +107,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   FrameHandler* const handler_;
   Reactor::FdHandler fd_handler_;
   native::FrameDecoder decoder_;
+  std::string held_input_;  // Bytes read but not parsed while over the cap.
   std::deque<std::string> out_;
   size_t out_offset_ = 0;  // Bytes of out_.front() already written.
   size_t out_bytes_ = 0;   // Unsent bytes in out_.

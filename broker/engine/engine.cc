@@ -139,7 +139,8 @@ void EngineImpl::AdoptConnection(PerReactor* pr, int fd) {
   }
   auto conn = std::make_shared<Connection>(
       pr->reactor.get(), fd, next_conn_id_.fetch_add(1),
-      ConnectionLimits{opts_.max_frame_bytes, opts_.max_connection_bytes}, this);
+      ConnectionLimits{opts_.max_frame_bytes, opts_.max_connection_bytes, &peak_connection_bytes_},
+      this);
   if (!conn->Open().ok()) return;  // The destructor closes fd.
   // Subscriptions paused by this connection's back-pressure resume when it drains.
   conn->OnDrained([this] {

@@ -64,6 +64,10 @@ class Engine {
 
   virtual uint16_t native_port() const = 0;
   virtual uint32_t threads() const = 0;
+  // The most memory the engine held for any one connection so far (request bytes in flight
+  // plus replies queued), to check the per-connection cap: it stays near max_connection_bytes
+  // plus one frame, whatever the client does.
+  virtual size_t peak_connection_bytes() const = 0;
   // Graceful stop: stops accepting, answers requests already read, closes connections, joins
   // the reactors. Idempotent. The broker stays open (the caller syncs and closes it).
   virtual Status Stop() = 0;

@@ -32,6 +32,7 @@ class EngineImpl final : public Engine, public FrameHandler {
 
   uint16_t native_port() const override { return port_; }
   uint32_t threads() const override { return static_cast<uint32_t>(reactors_.size()); }
+  size_t peak_connection_bytes() const override { return peak_connection_bytes_.load(); }
   Status Stop() override;
 
   void OnFrame(const std::shared_ptr<Connection>& conn, native::Frame frame) override;
@@ -85,6 +86,7 @@ class EngineImpl final : public Engine, public FrameHandler {
   std::atomic<uint32_t> next_reactor_{0};
   std::atomic<int64_t> in_flight_{0};  // Requests handed to an owner and not yet answered.
   std::atomic<bool> stopping_{false};
+  std::atomic<size_t> peak_connection_bytes_{0};
   bool stopped_ = false;
 };
 

@@ -345,11 +345,13 @@ Status EngineImpl::HandleFetch(const std::shared_ptr<Connection>& conn,
   }
   if (stream->FindShard(shard) == nullptr) return NoSuchShard(stream_name, shard.value());
   auto job = std::make_unique<FetchJob>();
-  job->reply = MakeReply(conn, frame.header.correlation_id, frame.body.size());
   job->stream = std::move(stream);
   job->offset = offset;
   job->max_bytes = std::clamp<uint32_t>(req.max_bytes, 1,
                                         static_cast<uint32_t>(opts_.max_frame_bytes / 2));
+  // The reply may be up to max_bytes: count it now, so that pipelined fetches cannot commit
+  // the connection to more memory than its cap.
+  job->reply = MakeReply(conn, frame.header.correlation_id, frame.body.size() + job->max_bytes);
   job->max_wait_ms = std::min(req.max_wait_ms, kMaxFetchWaitMs);
   HandOff(std::move(job), shard, &ShardOwner::Fetch);
   return Status::OK();

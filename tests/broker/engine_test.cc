@@ -3,6 +3,8 @@
 // files and the real io_uring path.
 #include "broker/engine/engine.h"
 
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -367,6 +369,76 @@ TEST_F(EngineTest, SubscriptionPushesNewBatchesAndEndsWithChildrenAfterASplit) {
       break;
     }
   }
+}
+
+TEST_F(EngineTest, SlowSubscriberDoesNotMakeTheBrokerBufferWithoutBound) {
+  EngineOptions o;
+  o.max_frame_bytes = 1 << 20;
+  o.max_connection_bytes = 2 << 20;
+  Restart(o);
+  TestClient sub(port());
+  Create(sub, "slow", 1);
+  native::SubscribeRequest s;
+  s.stream = "slow";
+  s.max_bytes_per_push = 256 << 10;
+  sub.Send(native::EncodeMessage(s, 42));
+  ASSERT_TRUE(sub.Recv().has_value());  // Ack; then the subscriber stops reading.
+  TestClient writer(port());
+  constexpr int kBatches = 160;  // 160 × ~100 KiB = 16 MiB, 8× the connection cap.
+  const std::string value(1000, 'v');
+  for (int i = 0; i < kBatches; ++i) {
+    log::RecordBatchBuilder b;
+    for (int r = 0; r < 100; ++r) b.Add("k", value, 0);
+    auto batch = b.Finish();
+    ASSERT_TRUE(batch.ok());
+    ASSERT_EQ(Produce(writer, "slow", 0, {*batch}).results[0].code, ErrorCode::kOk);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Held for the subscriber: at most about the cap plus one push, not the 16 MiB written.
+  EXPECT_LT(engine_->peak_connection_bytes(), size_t{4} << 20);
+  // Reading resumes the pushes; nothing was lost.
+  size_t records = 0;
+  while (records < kBatches * 100u) {
+    auto f = sub.Recv();
+    ASSERT_TRUE(f.has_value()) << records;
+    auto r = native::DecodeMessage<native::FetchResponse>(*f);
+    ASSERT_TRUE(r.ok());
+    records += Values(*r).size();
+  }
+  EXPECT_EQ(records, kBatches * 100u);
+}
+
+TEST_F(EngineTest, ProducerThatNeverReadsIsPushedBackByTcp) {
+  EngineOptions o;
+  o.max_frame_bytes = 1 << 20;
+  o.max_connection_bytes = 2 << 20;
+  Restart(o);
+  TestClient c(port());
+  Create(c, "fast", 1);
+  // Pipelined fetches whose replies (up to 512 KiB each) are never read.
+  native::ProduceRequest p;
+  p.stream = "fast";
+  log::RecordBatchBuilder b;
+  for (int r = 0; r < 100; ++r) b.Add("k", std::string(1000, 'v'), 0);
+  p.batches = {*b.Finish()};
+  ASSERT_EQ(c.Call<native::ProduceResponse>(p).results[0].code, ErrorCode::kOk);
+  std::atomic<int> sent{0};
+  std::thread sender([&] {
+    native::FetchRequest f;
+    f.stream = "fast";
+    f.from = native::FetchRequest::From::kOffset;
+    f.max_bytes = 512 << 10;
+    const std::string frame = native::EncodeMessage(f, 9);
+    // 500 000 × ~50 bytes is far more than the kernel's socket buffers hold.
+    for (int i = 0; i < 500'000; ++i) {
+      if (!c.SendWithTimeout(frame, 1000)) break;
+      sent++;
+    }
+  });
+  sender.join();
+  // TCP stopped the sender: the broker read only what its cap allowed.
+  EXPECT_LT(sent.load(), 500'000);
+  EXPECT_LT(engine_->peak_connection_bytes(), size_t{4} << 20);
 }
 
 TEST_F(EngineTest, IdleConnectionsAreClosed) {

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <optional>
 #include <span>
@@ -49,6 +50,19 @@ class TestClient {
       if (n <= 0) return;
       bytes.remove_prefix(static_cast<size_t>(n));
     }
+  }
+
+  // Sends all of `bytes` unless the socket stays full for `timeout_ms`; false then.
+  bool SendWithTimeout(std::string_view bytes, int timeout_ms) {
+    while (!bytes.empty()) {
+      pollfd p{fd_, POLLOUT, 0};
+      if (::poll(&p, 1, timeout_ms) <= 0) return false;
+      ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+      if (n <= 0) return false;
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
   }
 
   // The next frame, or nullopt on timeout / close / decode error. `closed()` tells which.
