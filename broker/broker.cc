@@ -25,6 +25,17 @@ Status RemoveTree(log::io::FileSystem* fs, const std::string& path) {
   return s.IsNotFound() ? Status::OK() : s;
 }
 
+Status CheckRetentionHours(uint32_t hours) {
+  if (hours > static_cast<uint32_t>(kMaxRetentionHours) ||
+      !ValidRetentionHours(static_cast<int32_t>(hours))) {
+    return Status::InvalidArgument("retention period must be " +
+                                   std::to_string(kMinRetentionHours) + ".." +
+                                   std::to_string(kMaxRetentionHours) + " hours, got " +
+                                   std::to_string(hours));
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Broker>> Broker::Open(log::io::FileSystem* fs, std::string dir,
@@ -142,13 +153,7 @@ Result<std::shared_ptr<const Stream>> Broker::FindStream(std::string_view name) 
 Status Broker::CreateStream(std::string_view name, uint32_t shard_count,
                             uint32_t retention_hours) {
   SLUICE_TRY(ValidateStreamName(name));
-  if (retention_hours > static_cast<uint32_t>(kMaxRetentionHours) ||
-      !ValidRetentionHours(static_cast<int32_t>(retention_hours))) {
-    return Status::InvalidArgument("retention period must be " +
-                                   std::to_string(kMinRetentionHours) + ".." +
-                                   std::to_string(kMaxRetentionHours) + " hours, got " +
-                                   std::to_string(retention_hours));
-  }
+  SLUICE_TRY(CheckRetentionHours(retention_hours));
   if (shard_count < 1 || shard_count > kMaxShardsPerStream) {
     return Status::InvalidArgument(
         "1 validation error detected: Value '" + std::to_string(shard_count) +
@@ -178,6 +183,23 @@ Status Broker::CreateStream(std::string_view name, uint32_t shard_count,
     return stream.status();
   }
   streams_.emplace(meta.name, std::move(stream).value());
+  version_.fetch_add(1, std::memory_order_release);
+  return Status::OK();
+}
+
+Status Broker::SetRetentionPeriod(std::string_view name, uint32_t retention_hours) {
+  SLUICE_TRY(ValidateStreamName(name));
+  SLUICE_TRY(CheckRetentionHours(retention_hours));
+  MutexLock lock(&mu_);
+  SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<const Stream> current, FindStreamLocked(name));
+  StreamMetadata next = current->meta();
+  next.retention_hours = static_cast<int32_t>(retention_hours);
+  SLUICE_TRY(store_->Update(next));
+  for (const auto& [id, shard] : current->shards()) {
+    shard->log().SetRetention(static_cast<int64_t>(retention_hours) * kMsPerHour,
+                              opts_.log.retention_bytes);
+  }
+  streams_[next.name] = std::make_shared<const Stream>(std::move(next), current->shards());
   version_.fetch_add(1, std::memory_order_release);
   return Status::OK();
 }

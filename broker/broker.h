@@ -67,6 +67,11 @@ class Broker {
   std::vector<StreamSummary> ListStreams() const;
   Result<StreamDescription> DescribeStream(std::string_view name) const;
 
+  // Sets the stream's retention (kMinRetentionHours..kMaxRetentionHours): durable in the
+  // metadata on return and applied by later EnforceRetention calls to every shard. Which
+  // direction a caller may move it (Kinesis's Increase/Decrease calls) is the caller's rule.
+  Status SetRetentionPeriod(std::string_view name, uint32_t retention_hours);
+
   // --- Resharding (broker_reshard.cc) -----------------------------------------------------
   // Each call is one atomic metadata change: the closed parents get their ending offset (the
   // offset their next record would have had; they stay readable until retention), the

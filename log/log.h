@@ -101,6 +101,9 @@ class Log {
   Status TruncateAfter(SequenceNumber last_kept);
   // Deletes whole sealed segments per retention_ms / retention_bytes; moves start().
   Result<RetentionResult> EnforceRetention();
+  // Replaces LogOptions::retention_ms / retention_bytes for later EnforceRetention calls
+  // (0: no limit). Thread-safe.
+  void SetRetention(int64_t retention_ms, uint64_t retention_bytes);
   // Syncs, writes the active segment's index as clean and stops accepting appends.
   Status Close();
 
@@ -155,6 +158,8 @@ class Log {
   io::FileSystem* const fs_;
   const std::string dir_;
   const LogOptions opts_;
+  std::atomic<int64_t> retention_ms_;      // opts_.retention_ms until SetRetention.
+  std::atomic<uint64_t> retention_bytes_;  // opts_.retention_bytes until SetRetention.
   RecoveryReport report_;
   mutable SegmentCache cache_;
 

@@ -115,6 +115,11 @@ Status Log::DeleteSegmentFiles(const std::shared_ptr<Segment>& seg) {
   return fs_->SyncDir(dir_);
 }
 
+void Log::SetRetention(int64_t retention_ms, uint64_t retention_bytes) {
+  retention_ms_.store(retention_ms);
+  retention_bytes_.store(retention_bytes);
+}
+
 Result<RetentionResult> Log::EnforceRetention() {
   MutexLock m(&maintenance_mu_);
   std::vector<std::shared_ptr<Segment>> sealed;
@@ -139,11 +144,13 @@ Result<RetentionResult> Log::EnforceRetention() {
     total += sum->data_bytes;
   }
   TimestampMs now = opts_.clock->NowMs();
+  const int64_t retention_ms = retention_ms_.load();
+  const uint64_t retention_bytes = retention_bytes_.load();
   size_t drop = 0;
   RetentionResult result;
   for (; drop < sealed.size(); ++drop) {
-    bool expired = opts_.retention_ms > 0 && sums[drop].max_timestamp < now - opts_.retention_ms;
-    bool over = opts_.retention_bytes > 0 && total > opts_.retention_bytes;
+    bool expired = retention_ms > 0 && sums[drop].max_timestamp < now - retention_ms;
+    bool over = retention_bytes > 0 && total > retention_bytes;
     if (!expired && !over) break;
     total -= sums[drop].data_bytes;
     result.bytes_deleted += sums[drop].data_bytes;

@@ -65,6 +65,9 @@ class LocalLog final : public ReplicatedLog {
   // After the log is cut, the current epoch, if its entry went, restarts at the new end.
   Status TruncateAfter(SequenceNumber last_kept) override;
   Result<log::RetentionResult> EnforceRetention() override;
+  void SetRetention(int64_t retention_ms, uint64_t retention_bytes) override {
+    log_->SetRetention(retention_ms, retention_bytes);
+  }
   Status Close() override;
 
   Result<log::ReadResult> Read(SequenceNumber from, log::ReadOptions opts) const override;

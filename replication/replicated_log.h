@@ -63,6 +63,8 @@ class ReplicatedLog {
   virtual Status TruncateAfter(SequenceNumber last_kept) = 0;
   // Deletes whole old segments per the log's retention options; moves start().
   virtual Result<log::RetentionResult> EnforceRetention() = 0;
+  // Replaces the retention limits later EnforceRetention calls apply (0: no limit).
+  virtual void SetRetention(int64_t retention_ms, uint64_t retention_bytes) = 0;
   // Stops appends, syncs, wakes every WaitForVisible caller. Idempotent. Reads keep working.
   virtual Status Close() = 0;
 

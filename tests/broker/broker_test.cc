@@ -517,6 +517,31 @@ TEST_P(BrokerTest, EnforceRetentionTrimsOldSegments) {
   EXPECT_EQ(from_zero.size(), got.size());
 }
 
+TEST_P(BrokerTest, RetentionPeriodIsPersistedAndApplied) {
+  BrokerOptions o = Options();
+  o.log.segment_bytes = 8192;
+  Open(o);
+  ASSERT_TRUE(broker_->CreateStream("s", 1, 48).ok());
+  EXPECT_EQ(broker_->DescribeStream("s")->meta.retention_hours, 48);
+  EXPECT_TRUE(broker_->CreateStream("t", 1, 23).IsInvalidArgument());
+  EXPECT_TRUE(broker_->CreateStream("t", 1, 8761).IsInvalidArgument());
+  const std::string data(3000, 'd');
+  for (int i = 0; i < 10; ++i) Put("s", "k", data);
+  clock_.AdvanceMs(int64_t{30} * 3'600'000);
+  Put("s", "k", "fresh");
+  // 30 hours old is within 48 hours: nothing goes.
+  ASSERT_TRUE(broker_->EnforceRetention().ok());
+  EXPECT_EQ(ReadAll(Iterator("s", ShardId(0), IteratorType::kTrimHorizon)).size(), 11u);
+  // Down to 24 hours: the old segments go at once, and the setting survives a restart.
+  ASSERT_TRUE(broker_->SetRetentionPeriod("s", 24).ok());
+  EXPECT_TRUE(broker_->SetRetentionPeriod("s", 9000).IsInvalidArgument());
+  EXPECT_TRUE(broker_->SetRetentionPeriod("nope", 24).IsNotFound());
+  ASSERT_TRUE(broker_->EnforceRetention().ok());
+  EXPECT_LT(ReadAll(Iterator("s", ShardId(0), IteratorType::kTrimHorizon)).size(), 11u);
+  Reopen();
+  EXPECT_EQ(broker_->DescribeStream("s")->meta.retention_hours, 24);
+}
+
 TEST_P(BrokerTest, CallsAfterCloseAreAborted) {
   ASSERT_TRUE(broker_->CreateStream("s", 1).ok());
   ASSERT_TRUE(broker_->Close().ok());
