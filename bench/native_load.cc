@@ -4,7 +4,7 @@
 // turn) and measures publish-to-ack latency per request. With --rate it paces requests to a
 // fixed record rate (for latency at a given load); without, it runs flat out (throughput).
 //
-//   sluice-native-load --addr 127.0.0.1:4568 --stream bench --shards 16 --create \
+//   sluice-native-load --addr 127.0.0.1:4568 --stream bench --shards 16 --create
 //       --connections 4 --inflight 8 --batch-records 1000 --record-bytes 100 --seconds 10
 #include <arpa/inet.h>
 #include <netinet/in.h>

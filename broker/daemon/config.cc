@@ -80,6 +80,12 @@ Status ApplyMaxConnectionBytes(std::string_view text, DaemonConfig* c) {
   return Status::OK();
 }
 
+Status ApplyIteratorTtl(std::string_view text, DaemonConfig* c) {
+  SLUICE_ASSIGN_OR_RETURN(uint64_t v, ParseUint(text, 1, kMaxIteratorTtlMs));
+  c->iterator_ttl_ms = static_cast<int64_t>(v);
+  return Status::OK();
+}
+
 constexpr Key kKeys[] = {
     {"data_dir", Kind::kString, "DIR", ApplyDataDir,
      [](const DaemonConfig& c) { return c.data_dir; }, "directory of the metadata and shard logs"},
@@ -106,6 +112,9 @@ constexpr Key kKeys[] = {
     {"max_connection_bytes", Kind::kInteger, "BYTES", ApplyMaxConnectionBytes,
      [](const DaemonConfig& c) { return std::to_string(c.max_connection_bytes); },
      "per-connection memory before reading pauses"},
+    {"iterator_ttl_ms", Kind::kInteger, "MS", ApplyIteratorTtl,
+     [](const DaemonConfig& c) { return std::to_string(c.iterator_ttl_ms); },
+     "how long a shard iterator stays valid (for tests and operators)"},
 };
 
 std::string FlagName(std::string_view key) {

@@ -33,6 +33,7 @@ inline constexpr size_t kMaxRecordBytesLimit = 10u << 20;
 inline constexpr int64_t kMaxIdleTimeoutMs = 7ll * 24 * 3600 * 1000;
 inline constexpr size_t kMinConnectionBytes = 64u << 10;
 inline constexpr size_t kMaxConnectionBytes = 16ull << 30;
+inline constexpr int64_t kMaxIteratorTtlMs = 24ll * 3600 * 1000;
 
 struct DaemonConfig {
   std::string data_dir = "./data";
@@ -44,6 +45,9 @@ struct DaemonConfig {
   size_t max_record_bytes = 1u << 20;  // Largest record data accepted, 1..kMaxRecordBytesLimit.
   int64_t idle_timeout_ms = 600'000;   // 1..kMaxIdleTimeoutMs.
   size_t max_connection_bytes = 64u << 20;  // kMinConnectionBytes..kMaxConnectionBytes.
+  // Shard iterator lifetime, 1..kMaxIteratorTtlMs; Kinesis's 5 minutes unless a test or an
+  // operator changes it (broker::BrokerOptions::iterator_ttl_ms).
+  int64_t iterator_ttl_ms = 300'000;
 
   std::string config_file;  // The TOML file loaded, if any (for the startup log).
   // Set by --help (usage) or --version: the caller prints it to stdout and exits 0 without

@@ -140,6 +140,7 @@ int Run(const DaemonConfig& cfg) {
   bo.log.durability = cfg.fsync;
   bo.max_record_bytes = cfg.max_record_bytes;
   bo.iterator_secret = *secret;
+  bo.iterator_ttl_ms = cfg.iterator_ttl_ms;
   bo.log.logger = [](std::string_view line) { LogLine("info", "log", "msg=" + Quote(line)); };
   bo.log.on_group_commit = [fsync_latency, group_batches](const log::GroupCommitInfo& g) {
     group_batches->Observe(static_cast<double>(g.batches));

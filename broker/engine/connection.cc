@@ -49,8 +49,44 @@ void Connection::OnEvents(uint32_t events) {
     Close();
     return;
   }
+  if (lingering_) {
+    DiscardInput();
+    return;
+  }
   if (events & EPOLLOUT) Flush();
   if (fd_ >= 0 && (events & (EPOLLIN | EPOLLRDHUP)) && reading_) ReadSome();
+}
+
+// A close with unread input makes the kernel send a reset, and a reset discards the replies
+// the peer has not read yet. So a graceful close first sends FIN (shutdown SHUT_WR), then
+// reads and drops whatever the peer still sends until it closes too (or kCloseGrace passes).
+void Connection::Linger() {
+  if (fd_ < 0 || lingering_) return;
+  lingering_ = true;
+  reading_ = false;
+  ::shutdown(fd_, SHUT_WR);
+  interest_ = EPOLLIN | EPOLLRDHUP;
+  if (!reactor_->Rewatch(fd_, interest_, &fd_handler_).ok()) {
+    Close();
+    return;
+  }
+  std::weak_ptr<Connection> weak = weak_from_this();
+  reactor_->RunAt(std::chrono::steady_clock::now() + kCloseGrace, [weak] {
+    if (auto c = weak.lock()) c->Close();
+  });
+  DiscardInput();
+}
+
+void Connection::DiscardInput() {
+  char buf[16 << 10];
+  for (;;) {
+    const ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+    if (n > 0) continue;
+    if (n < 0 && (errno == EINTR)) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    Close();  // EOF (the peer closed too) or an error.
+    return;
+  }
 }
 
 void Connection::ReadSome() {
@@ -103,7 +139,7 @@ bool Connection::ProcessInput(std::string_view bytes) {
 
 void Connection::Send(std::string frame, size_t reserved) {
   if (reserved > 0) Release(reserved);
-  if (fd_ < 0) return;
+  if (fd_ < 0 || lingering_) return;
   out_bytes_ += frame.size();
   Reserve(frame.size());
   out_.push_back(std::move(frame));
@@ -142,7 +178,7 @@ void Connection::CloseWhenFlushed() {
   closing_ = true;
   reading_ = false;
   if (out_.empty()) {
-    Close();
+    Linger();
     return;
   }
   UpdateInterest();
@@ -188,7 +224,7 @@ void Connection::Flush() {
   }
   if (fd_ < 0) return;
   if (out_.empty() && closing_) {
-    Close();
+    Linger();
     return;
   }
   want_write_ = !out_.empty();
@@ -221,7 +257,7 @@ void Connection::CheckDrained() {
 }
 
 void Connection::UpdateInterest() {
-  if (fd_ < 0) return;
+  if (fd_ < 0 || lingering_) return;
   uint32_t want = EPOLLRDHUP;
   if (reading_) want |= EPOLLIN;
   if (want_write_) want |= EPOLLOUT;

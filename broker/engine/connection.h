@@ -99,6 +99,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Flush();
   void UpdateInterest();
   void CheckDrained();
+  void Linger();
+  void DiscardInput();
 
   Reactor* const reactor_;
   int fd_;
@@ -114,7 +116,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool flush_scheduled_ = false;
   bool want_write_ = false;
   bool reading_ = true;
-  bool closing_ = false;  // Close once out_ is written.
+  bool closing_ = false;    // Close once out_ is written.
+  bool lingering_ = false;  // Write side shut; discarding input until the peer closes.
   bool over_cap_ = false;
   uint32_t interest_ = 0;
   std::atomic<size_t> queued_{0};

@@ -54,15 +54,17 @@ TEST_F(DaemonConfigTest, DefaultsWithoutArguments) {
   EXPECT_EQ(c.max_record_bytes, 1u << 20);
   EXPECT_EQ(c.idle_timeout_ms, 600'000);
   EXPECT_EQ(c.max_connection_bytes, 64u << 20);
+  EXPECT_EQ(c.iterator_ttl_ms, 300'000);
   EXPECT_TRUE(c.config_file.empty());
   EXPECT_TRUE(c.help_text.empty());
 }
 
 TEST_F(DaemonConfigTest, FlagsSetEveryKey) {
-  DaemonConfig c = Parse({"--data-dir", "/var/lib/sluice", "--native-addr", "0.0.0.0:5000",
-                          "--kinesis-addr=[::1]:5001", "--metrics-addr", "localhost:0", "--fsync",
-                          "interval:25", "--threads", "8", "--max-record-bytes", "2048",
-                          "--idle-timeout-ms", "1500", "--max-connection-bytes", "1048576"});
+  DaemonConfig c =
+      Parse({"--data-dir", "/var/lib/sluice", "--native-addr", "0.0.0.0:5000",
+             "--kinesis-addr=[::1]:5001", "--metrics-addr", "localhost:0", "--fsync", "interval:25",
+             "--threads", "8", "--max-record-bytes", "2048", "--idle-timeout-ms", "1500",
+             "--max-connection-bytes", "1048576", "--iterator-ttl-ms", "1000"});
   EXPECT_EQ(c.data_dir, "/var/lib/sluice");
   EXPECT_EQ(c.native_addr, (HostPort{"0.0.0.0", 5000}));
   EXPECT_EQ(c.kinesis_addr, (HostPort{"::1", 5001}));
@@ -73,6 +75,7 @@ TEST_F(DaemonConfigTest, FlagsSetEveryKey) {
   EXPECT_EQ(c.max_record_bytes, 2048u);
   EXPECT_EQ(c.idle_timeout_ms, 1500);
   EXPECT_EQ(c.max_connection_bytes, 1u << 20);
+  EXPECT_EQ(c.iterator_ttl_ms, 1000);
 }
 
 TEST_F(DaemonConfigTest, ArgcArgvFormSkipsProgramName) {
@@ -95,6 +98,7 @@ threads = 16
 max_record_bytes = 10485760
 idle_timeout_ms = 30000
 max_connection_bytes = 65536
+iterator_ttl_ms = 60000
 )");
   DaemonConfig c = Parse({"--config", path});
   EXPECT_EQ(c.config_file, path);
@@ -107,6 +111,7 @@ max_connection_bytes = 65536
   EXPECT_EQ(c.max_record_bytes, 10u << 20);
   EXPECT_EQ(c.idle_timeout_ms, 30'000);
   EXPECT_EQ(c.max_connection_bytes, 65'536u);
+  EXPECT_EQ(c.iterator_ttl_ms, 60'000);
 }
 
 TEST_F(DaemonConfigTest, FlagsOverrideFileOverridesDefaults) {
@@ -175,6 +180,9 @@ TEST_F(DaemonConfigTest, NumericLimits) {
   EXPECT_THAT(ErrorOf({"--max-connection-bytes", "1024"}),
               HasSubstr("--max-connection-bytes: must be an integer in 65536.."));
   EXPECT_THAT(ErrorOf({"--data-dir", ""}), HasSubstr("--data-dir: must not be empty"));
+  EXPECT_EQ(ErrorOf({"--iterator-ttl-ms", "0"}),
+            "--iterator-ttl-ms: must be an integer in 1..86400000, got '0'");
+  EXPECT_EQ(Parse({"--iterator-ttl-ms", "86400000"}).iterator_ttl_ms, 86'400'000);
 }
 
 TEST_F(DaemonConfigTest, UnknownFlagOrMissingValue) {
@@ -230,7 +238,7 @@ TEST_F(DaemonConfigTest, DescribeConfigIsOneLine) {
             "data_dir=./data native_addr=127.0.0.1:4568 kinesis_addr=[::]:4567 "
             "metrics_addr=127.0.0.1:9568 fsync=interval:5 threads=0 "
             "max_record_bytes=1048576 idle_timeout_ms=600000 max_connection_bytes=67108864 "
-            "config=(none)");
+            "iterator_ttl_ms=300000 config=(none)");
 }
 
 }  // namespace
