@@ -158,11 +158,10 @@ TEST_F(SluicedGracefulStopTest, InFlightRequestsAreAnsweredAndMetricsCountRecord
 // queued in the kernel when it closes. Every request the daemon appended (it read it) must
 // have been answered. Requests it never read may be dropped.
 //
-// FIXME: fails today (thousands of appended requests unanswered; the client sees ECONNRESET).
-// At stop the engine close()s a connection whose socket still holds unread requests; the
-// kernel then sends RST instead of FIN and discards the answers still in the send queue.
-// Connection needs a lingering close (flush, shutdown(SHUT_WR), read and discard until EOF or
-// a short grace, then close), as MetricsServer does. Reported to the lead; not skipped.
+// Regression test: the engine used to close() such a connection with its unread requests still
+// in the socket, so the kernel sent RST and discarded the answers not yet read (thousands of
+// appended requests unanswered, ECONNRESET). Connections now close lingering: flush,
+// shutdown(SHUT_WR), discard input until EOF or a grace period, then close.
 TEST_F(SluicedGracefulStopTest, EveryAppendedRequestIsAnsweredWhenStoppedMidPipeline) {
   constexpr int kRequests = 100'000;  // About 11 MB of requests, 14 MB of answers.
   ASSERT_TRUE(daemon_.StartAndWaitReady());
