@@ -74,7 +74,9 @@ struct FetchRequest {
 };
 // batches str (zero or more whole stored batches, as stored) | next_iterator str (empty: shard
 // closed and drained) | millis_behind_latest var | count var | count × child shard_id var32.
-// Decode does not parse the batches; clients call ValidateBatches before using them.
+// Decode does not parse the batches; clients call ValidateBatches before using them. Batches
+// are never split: the first one may hold records before the requested position (a start at
+// or after a sequence number inside a batch); readers skip records below it.
 struct FetchResponse {
   static constexpr FrameType kType = FrameType::kFetchResponse;
   std::string batches;

@@ -124,6 +124,11 @@ Result<std::optional<uint64_t>> FindNextValidBatch(const io::File& file, uint64_
 }
 
 Result<uint64_t> LastNonZeroEnd(const io::File& file, uint64_t from, uint64_t file_size) {
+  // The remainder is usually a whole preallocated segment of zeros: compare it with memcmp
+  // against a zero slice (SIMD in libc, even in unoptimised builds) and scan bytes only in a
+  // slice that is not all zero.
+  constexpr size_t kSlice = 64 << 10;
+  static const std::string kZeros(kSlice, '\0');
   std::string buf(1 << 20, '\0');
   uint64_t last = from;
   for (uint64_t pos = from; pos < file_size;) {
@@ -131,11 +136,14 @@ Result<uint64_t> LastNonZeroEnd(const io::File& file, uint64_t from, uint64_t fi
                                     std::min<uint64_t>(buf.size(), file_size - pos));
     SLUICE_ASSIGN_OR_RETURN(size_t n, file.ReadAt(pos, out));
     if (n == 0) break;
-    for (size_t i = n; i > 0; --i) {
-      if (buf[i - 1] != 0) {
-        last = pos + i;
-        break;
-      }
+    for (size_t slice = (n - 1) / kSlice + 1; slice > 0; --slice) {
+      const size_t begin = (slice - 1) * kSlice;
+      const size_t len = std::min(kSlice, n - begin);
+      if (std::memcmp(buf.data() + begin, kZeros.data(), len) == 0) continue;
+      size_t i = begin + len;
+      while (buf[i - 1] == 0) --i;
+      last = pos + i;
+      break;
     }
     pos += n;
   }

@@ -34,7 +34,8 @@
 
 namespace sluice::integration {
 
-inline constexpr std::chrono::milliseconds kReadyTimeout{10'000};
+// Generous: a sanitizer build recovering a killed daemon's preallocated segments is slow.
+inline constexpr std::chrono::milliseconds kReadyTimeout{30'000};
 // Engine::Stop gives in-flight work 10 s; a clean stop is far quicker.
 inline constexpr std::chrono::milliseconds kStopTimeout{15'000};
 

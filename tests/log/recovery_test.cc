@@ -8,6 +8,7 @@
 #include "log/format.h"
 #include "log/io/memory_file.h"
 #include "log/log.h"
+#include "log/recovery.h"
 #include "tests/support/batches.h"
 
 namespace sluice::log {
@@ -61,6 +62,27 @@ class RecoveryTest : public ::testing::Test {
   ManualClock clock_;
   LogOptions opts_;
 };
+
+TEST_F(RecoveryTest, LastNonZeroEndFindsTheLastNonZeroByteAnywhere) {
+  constexpr uint64_t kSize = (3u << 20) + 12345;  // Several read chunks and a ragged tail.
+  ASSERT_TRUE(fs_.CreateDirs(kDir).ok());
+  auto opened = fs_.Open(std::string(kDir) + "/zeros", io::OpenOptions{.create = true});
+  ASSERT_TRUE(opened.ok());
+  io::File& file = **opened;
+  ASSERT_TRUE(file.Truncate(kSize).ok());
+  auto last = LastNonZeroEnd(file, 100, kSize);
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(*last, 100u);  // All zeros after `from`.
+  // Slice and chunk boundaries on both sides, the first and the last byte.
+  for (uint64_t pos : {uint64_t{100}, uint64_t{65535}, uint64_t{65536}, uint64_t{(1u << 20) - 1},
+                       uint64_t{1u << 20}, uint64_t{(2u << 20) + 7}, kSize - 1}) {
+    const std::byte one{1};
+    ASSERT_TRUE(file.WriteAt(pos, std::span<const std::byte>(&one, 1)).ok());
+    last = LastNonZeroEnd(file, 100, kSize);
+    ASSERT_TRUE(last.ok());
+    EXPECT_EQ(*last, pos + 1) << pos;
+  }
+}
 
 TEST_F(RecoveryTest, TornWriteAtEveryByteOfLastBatchDropsOnlyThatBatch) {
   std::vector<uint64_t> pos;
