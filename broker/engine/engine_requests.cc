@@ -46,6 +46,21 @@ IteratorType WireIteratorType(native::StartingPosition::Type t) {
   return IteratorType::kTrimHorizon;
 }
 
+// A wire StartingPosition as Broker::ResolveIterator / GetShardIterator take it. The views
+// point into `p`.
+struct StartFrom {
+  IteratorType type;
+  std::optional<std::string_view> sequence;
+  std::optional<TimestampMs> timestamp;
+};
+StartFrom FromWire(const native::StartingPosition& p) {
+  using T = native::StartingPosition::Type;
+  StartFrom s{WireIteratorType(p.type), std::nullopt, std::nullopt};
+  if (p.type == T::kAtSequence || p.type == T::kAfterSequence) s.sequence = p.sequence;
+  if (p.type == T::kAtTimestamp) s.timestamp = p.timestamp_ms;
+  return s;
+}
+
 Status NoSuchShard(std::string_view stream, uint32_t shard) {
   return Status::NotFound("Could not find shard " + ShardName(ShardId(shard)) + " in stream " +
                           std::string(stream) + ".");
@@ -189,15 +204,11 @@ Status EngineImpl::HandleControl(Connection& conn, const native::Frame& frame) {
     case FrameType::kGetShardIterator: {
       SLUICE_ASSIGN_OR_RETURN(auto m,
                               native::DecodeMessage<native::GetShardIteratorRequest>(frame));
-      const bool by_number = m.position.type == native::StartingPosition::Type::kAtSequence ||
-                             m.position.type == native::StartingPosition::Type::kAfterSequence;
-      const bool by_time = m.position.type == native::StartingPosition::Type::kAtTimestamp;
+      const StartFrom start = FromWire(m.position);
       SLUICE_ASSIGN_OR_RETURN(
           std::string token,
-          broker_->GetShardIterator(
-              m.stream, ShardName(ShardId(m.shard_id)), WireIteratorType(m.position.type),
-              by_number ? std::optional<std::string_view>(m.position.sequence) : std::nullopt,
-              by_time ? std::optional<TimestampMs>(m.position.timestamp_ms) : std::nullopt));
+          broker_->GetShardIterator(m.stream, ShardName(ShardId(m.shard_id)), start.type,
+                                    start.sequence, start.timestamp));
       conn.Send(native::EncodeMessage(native::GetShardIteratorResponse{std::move(token)}, corr));
       return Status::OK();
     }
@@ -361,15 +372,10 @@ Status EngineImpl::HandleSubscribe(const std::shared_ptr<Connection>& conn,
                                    const native::Frame& frame) {
   SLUICE_ASSIGN_OR_RETURN(native::SubscribeRequest req,
                           native::DecodeMessage<native::SubscribeRequest>(frame));
-  const bool by_number = req.position.type == native::StartingPosition::Type::kAtSequence ||
-                         req.position.type == native::StartingPosition::Type::kAfterSequence;
-  const bool by_time = req.position.type == native::StartingPosition::Type::kAtTimestamp;
-  SLUICE_ASSIGN_OR_RETURN(
-      IteratorPosition pos,
-      broker_->ResolveIterator(
-          req.stream, ShardName(ShardId(req.shard_id)), WireIteratorType(req.position.type),
-          by_number ? std::optional<std::string_view>(req.position.sequence) : std::nullopt,
-          by_time ? std::optional<TimestampMs>(req.position.timestamp_ms) : std::nullopt));
+  const StartFrom start = FromWire(req.position);
+  SLUICE_ASSIGN_OR_RETURN(IteratorPosition pos,
+                          broker_->ResolveIterator(req.stream, ShardName(ShardId(req.shard_id)),
+                                                   start.type, start.sequence, start.timestamp));
   SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<const Stream> stream, Snapshot(Local(*conn), req.stream));
   if (stream->meta().id.value() != pos.incarnation) return broker_->StreamNotFound(req.stream);
   conn->active_waits++;  // A subscribed connection is never idle.
