@@ -270,6 +270,13 @@ Result<DaemonConfig> ParseDaemonConfig(const std::vector<std::string>& args) {
     if (opts[i]->count() == 0) continue;
     SLUICE_TRY(kKeys[i].apply(values[i], &config).WithContext(FlagName(kKeys[i].name)));
   }
+  // A request carrying one largest record must fit a connection's memory budget.
+  if (config.max_connection_bytes < config.max_record_bytes + kFrameOverheadBytes) {
+    return Status::InvalidArgument(
+        "max_connection_bytes (" + std::to_string(config.max_connection_bytes) +
+        ") must exceed max_record_bytes (" + std::to_string(config.max_record_bytes) +
+        ") by at least " + std::to_string(kFrameOverheadBytes) + " bytes");
+  }
   return config;
 }
 

@@ -35,6 +35,9 @@ inline constexpr size_t kMinConnectionBytes = 64u << 10;
 inline constexpr size_t kMaxConnectionBytes = 16ull << 30;
 inline constexpr int64_t kMaxIteratorTtlMs = 24ll * 3600 * 1000;
 
+// Room a Produce frame needs beyond its largest record (headers, key, stream name).
+inline constexpr size_t kFrameOverheadBytes = 64u << 10;
+
 struct DaemonConfig {
   std::string data_dir = "./data";
   HostPort native_addr{"127.0.0.1", 4568};

@@ -160,13 +160,7 @@ int Run(const DaemonConfig& cfg) {
   eo.max_connection_bytes = cfg.max_connection_bytes;
   // A frame must fit in a connection's budget and hold a request with one largest record.
   eo.max_frame_bytes = std::min(broker::native::kDefaultMaxFrameBytes, cfg.max_connection_bytes);
-  if (eo.max_frame_bytes < cfg.max_record_bytes + (64u << 10)) {
-    return fail("configuration",
-                Status::InvalidArgument("max_connection_bytes (" +
-                                        std::to_string(cfg.max_connection_bytes) +
-                                        ") must exceed max_record_bytes (" +
-                                        std::to_string(cfg.max_record_bytes) + ") by 64 KiB"));
-  }
+  // ParseDaemonConfig checked max_connection_bytes >= max_record_bytes + kFrameOverheadBytes.
   eo.idle_timeout_ms = cfg.idle_timeout_ms;
   eo.observer = &engine_metrics;
   Result<std::unique_ptr<broker::Engine>> engine = broker::Engine::Start(broker->get(), eo);

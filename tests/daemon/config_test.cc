@@ -97,7 +97,7 @@ fsync = "never"
 threads = 16
 max_record_bytes = 10485760
 idle_timeout_ms = 30000
-max_connection_bytes = 65536
+max_connection_bytes = 11534336
 iterator_ttl_ms = 60000
 )");
   DaemonConfig c = Parse({"--config", path});
@@ -110,7 +110,7 @@ iterator_ttl_ms = 60000
   EXPECT_EQ(c.threads, 16u);
   EXPECT_EQ(c.max_record_bytes, 10u << 20);
   EXPECT_EQ(c.idle_timeout_ms, 30'000);
-  EXPECT_EQ(c.max_connection_bytes, 65'536u);
+  EXPECT_EQ(c.max_connection_bytes, 11u << 20);
   EXPECT_EQ(c.iterator_ttl_ms, 60'000);
 }
 
@@ -230,6 +230,15 @@ TEST_F(DaemonConfigTest, ApplyTomlConfigLayersOnTopOfItsInput) {
   EXPECT_EQ(c.threads, 7u);
   EXPECT_EQ(c.data_dir, "d");
   EXPECT_TRUE(ApplyTomlConfig("", "empty", &c).ok());
+}
+
+TEST_F(DaemonConfigTest, ConnectionBudgetMustHoldTheLargestRecord) {
+  EXPECT_NE(ErrorOf({"--max-connection-bytes", "65536", "--max-record-bytes", "1048576"})
+                .find("max_connection_bytes (65536) must exceed max_record_bytes (1048576)"),
+            std::string::npos);
+  EXPECT_TRUE(ParseDaemonConfig(std::vector<std::string>{"--max-connection-bytes", "200000",
+                                                         "--max-record-bytes", "1000"})
+                  .ok());
 }
 
 TEST_F(DaemonConfigTest, DescribeConfigIsOneLine) {
