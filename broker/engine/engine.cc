@@ -64,6 +64,9 @@ Status EngineImpl::Init() {
   uint32_t n = opts_.threads;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
   if (n > 1024) return Status::InvalidArgument("threads must be at most 1024");
+  const uint32_t appenders = opts_.append_threads == 0 ? 4 * n : opts_.append_threads;
+  if (appenders > 4096) return Status::InvalidArgument("append_threads must be at most 4096");
+  append_pool_ = std::make_unique<BlockingPool>(appenders);
   for (uint32_t i = 0; i < n; ++i) {
     auto pr = std::make_unique<PerReactor>();
     pr->reactor = std::make_unique<Reactor>(i);
@@ -230,7 +233,9 @@ Status EngineImpl::Stop() {
       for (auto& c : conns) c->Close();
     });
   }
-  // 4. The loops end (tasks already posted run once); then the owners detach from their logs.
+  // 4. Appends still on the pool finish (their replies have nowhere to go by now), the loops
+  // end (tasks already posted run once); then the owners detach from their logs.
+  if (append_pool_) append_pool_->Stop();
   // A listener firing after that posts to a stopped reactor, which drops the task.
   for (auto& pr : per_) pr->reactor->Stop();
   for (auto& pr : per_) {

@@ -41,6 +41,9 @@ class EngineObserver {
 struct EngineOptions {
   // Reactor threads; 0 = one per core (std::thread::hardware_concurrency()).
   uint32_t threads = 0;
+  // Threads that run shard appends (write + fdatasync) so that reactors never wait on the
+  // disk and one reactor's shards flush in parallel; 0 = 4 per reactor.
+  uint32_t append_threads = 0;
   // Native protocol listener. Port 0 picks a free one (see Engine::native_port()).
   std::string native_host = "127.0.0.1";
   uint16_t native_port = 4568;

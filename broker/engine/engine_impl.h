@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "broker/broker.h"
+#include "broker/engine/blocking_pool.h"
 #include "broker/engine/connection.h"
 #include "broker/engine/engine.h"
 #include "broker/engine/jobs.h"
@@ -78,6 +79,7 @@ class EngineImpl final : public Engine, public FrameHandler {
   Broker* const broker_;
   const EngineOptions opts_;
   std::vector<std::unique_ptr<PerReactor>> per_;
+  std::unique_ptr<BlockingPool> append_pool_;
   std::vector<Reactor*> reactors_;
   int listen_fd_ = -1;
   Reactor::FdHandler accept_handler_;

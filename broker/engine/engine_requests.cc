@@ -268,7 +268,7 @@ Result<ShardOwner*> EngineImpl::Owner(PerReactor& pr, const std::shared_ptr<cons
   auto found = stream->shards().find(shard);
   if (found == stream->shards().end()) return NoSuchShard(stream->meta().name, shard.value());
   ShardOwner::Context ctx{pr.reactor.get(), broker_, opts_.observer,
-                          broker_->options().max_record_bytes};
+                          broker_->options().max_record_bytes, append_pool_.get()};
   auto owner = std::make_unique<ShardOwner>(ctx, found->second, stream->meta().name,
                                             stream->meta().id.value());
   if (!owner->init_status().ok()) return owner->init_status();

@@ -97,25 +97,43 @@ void ShardOwner::Produce(std::unique_ptr<ProduceJob> job) {
   }
 }
 
-void ShardOwner::FlushAppends() {
-  flush_scheduled_ = false;
+// Produce requests on their way through the log: checked and deduplicated on the reactor
+// (FlushAppends), appended on the blocking pool, answered on the reactor (FinishFlush).
+struct ShardOwner::Flush {
   std::vector<std::unique_ptr<ProduceJob>> jobs;
-  jobs.swap(pending_);
-  const uint32_t shard_id = shard_->id().value();
-  std::vector<std::vector<native::ProduceResult>> results(jobs.size());
+  std::vector<std::vector<native::ProduceResult>> results;  // Per job, per batch.
   // What goes to the log, and which (job, batch) each appended batch answers.
   struct Slot {
     size_t job, batch;
     ProducerId producer;
     uint64_t seq;
   };
-  std::vector<std::span<const std::byte>> to_append;
+  std::vector<std::span<const std::byte>> to_append;  // Into the jobs' batches.
   std::vector<Slot> slots;
   // A retry of a batch queued in this same flush answers with that batch's result.
   struct Copy {
     size_t job, batch, slot;
   };
   std::vector<Copy> copies;
+  std::vector<Result<log::AppendResult>> appended;  // Filled by the append.
+};
+
+// At most one flush per shard is in the log at a time: producer state must record a flush's
+// batches before the next flush is checked against it. Requests arriving meanwhile wait in
+// pending_ and form the next, larger group.
+void ShardOwner::FlushAppends() {
+  flush_scheduled_ = false;
+  if (append_in_flight_ || pending_.empty()) return;
+  auto flush = std::make_shared<Flush>();
+  flush->jobs.swap(pending_);
+  std::vector<std::unique_ptr<ProduceJob>>& jobs = flush->jobs;
+  std::vector<std::vector<native::ProduceResult>>& results = flush->results;
+  results.resize(jobs.size());
+  using Slot = Flush::Slot;
+  std::vector<std::span<const std::byte>>& to_append = flush->to_append;
+  std::vector<Slot>& slots = flush->slots;
+  std::vector<Flush::Copy>& copies = flush->copies;
+  const uint32_t shard_id = shard_->id().value();
   // Per producer, the run of sequences queued in this flush: (first seq, slot indexes).
   std::unordered_map<uint64_t, std::pair<uint64_t, std::vector<size_t>>> queued;
   std::string scratch;
@@ -182,10 +200,29 @@ void ShardOwner::FlushAppends() {
     }
   }
 
-  std::vector<Result<log::AppendResult>> appended;
-  if (!to_append.empty()) appended = shard_->AppendBatches(to_append);
+  if (to_append.empty() || ctx_.pool == nullptr) {
+    if (!to_append.empty()) flush->appended = shard_->AppendBatches(to_append);
+    FinishFlush(*flush);
+    return;
+  }
+  append_in_flight_ = true;
+  ctx_.pool->Submit([this, flush] {
+    flush->appended = shard_->AppendBatches(flush->to_append);
+    ctx_.reactor->Post([this, flush] {
+      append_in_flight_ = false;
+      FinishFlush(*flush);
+      FlushAppends();  // Whatever arrived meanwhile.
+    });
+  });
+}
+
+void ShardOwner::FinishFlush(Flush& flush) {
+  const uint32_t shard_id = shard_->id().value();
+  std::vector<std::vector<native::ProduceResult>>& results = flush.results;
+  const std::vector<Flush::Slot>& slots = flush.slots;
+  const std::vector<Result<log::AppendResult>>& appended = flush.appended;
   for (size_t k = 0; k < slots.size(); ++k) {
-    const Slot& s = slots[k];
+    const Flush::Slot& s = slots[k];
     if (!appended[k].ok()) {
       Status st = appended[k].status();
       if (st.code() == Status::Code::kAborted) {
@@ -201,11 +238,13 @@ void ShardOwner::FlushAppends() {
                                                     shard_->SequenceNumberOf(a.last), ""};
     if (s.producer.value() != 0) producers_.Record(s.producer, s.seq, {a.base, a.last});
   }
-  for (const Copy& c : copies) results[c.job][c.batch] = results[slots[c.slot].job][slots[c.slot].batch];
+  for (const Flush::Copy& c : flush.copies) {
+    results[c.job][c.batch] = results[slots[c.slot].job][slots[c.slot].batch];
+  }
 
   const SteadyTime now = std::chrono::steady_clock::now();
-  for (size_t j = 0; j < jobs.size(); ++j) {
-    ProduceJob& job = *jobs[j];
+  for (size_t j = 0; j < flush.jobs.size(); ++j) {
+    ProduceJob& job = *flush.jobs[j];
     uint64_t records = 0;
     uint64_t bytes = 0;
     for (size_t i = 0; i < job.request.batches.size(); ++i) {

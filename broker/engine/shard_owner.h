@@ -2,7 +2,8 @@
 // ShardOwner: one shard as its owning reactor serves it. Produce requests gathered during one
 // loop iteration are appended together (one group commit), idempotent producers are
 // deduplicated, and fetches, long polls and subscriptions are answered as records become
-// visible. Everything here runs on the owner's loop thread: no lock on the append path.
+// visible. Everything here runs on the owner's loop thread (no lock on the append path)
+// except the log append itself, which runs on the engine's BlockingPool.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "broker/broker.h"
+#include "broker/engine/blocking_pool.h"
 #include "broker/engine/engine.h"
 #include "broker/engine/jobs.h"
 #include "broker/engine/reactor.h"
@@ -37,6 +39,8 @@ class ShardOwner {
     Broker* broker = nullptr;
     EngineObserver* observer = nullptr;
     size_t max_record_bytes = 0;
+    // Runs the blocking append (write + fdatasync) off the reactor; nullptr: inline.
+    BlockingPool* pool = nullptr;
   };
   // `shard` belongs to stream `stream_name` incarnation `stream_id`. Rebuilds the producer
   // table from the log's tail before taking appends.
@@ -70,7 +74,9 @@ class ShardOwner {
     uint32_t max_bytes = 0;
   };
 
+  struct Flush;
   void FlushAppends();
+  void FinishFlush(Flush& flush);
   void OnVisible();
   void AnswerFetch(FetchJob& job);
   struct Built {
@@ -95,6 +101,7 @@ class ShardOwner {
   ProducerStateTable producers_;
   std::vector<std::unique_ptr<ProduceJob>> pending_;
   bool flush_scheduled_ = false;
+  bool append_in_flight_ = false;  // A Flush is in the log (on the blocking pool).
   std::list<Waiter> waiters_;
   std::list<Subscription> subscriptions_;
   std::shared_ptr<VisibleRelay> relay_;
