@@ -169,7 +169,33 @@ void EngineImpl::OnClosed(Connection* conn) {
   pr.reactor->Post([keep] {});
 }
 
+void EngineImpl::PurgeOwners(PerReactor* pr) {
+  const uint64_t version = broker_->metadata_version();
+  if (version == pr->owners_checked_version) return;
+  pr->owners_checked_version = version;
+  for (auto it = pr->owners.begin(); it != pr->owners.end();) {
+    ShardOwner& owner = *it->second;
+    Result<std::shared_ptr<const Stream>> stream = broker_->GetStream(owner.stream_name());
+    if (stream.ok() && (*stream)->meta().id.value() == owner.stream_id()) {
+      ++it;
+      continue;
+    }
+    owner.Retire(broker_->StreamNotFound(owner.stream_name()));
+    it = pr->owners.erase(it);
+  }
+}
+
+size_t EngineImpl::shard_owner_count() const {
+  size_t n = 0;
+  for (const auto& pr : per_) {
+    const PerReactor* p = pr.get();
+    RunOn(p->reactor.get(), [&n, p] { n += p->owners.size(); });
+  }
+  return n;
+}
+
 void EngineImpl::IdleSweep(PerReactor* pr) {
+  PurgeOwners(pr);
   const SteadyTime now = std::chrono::steady_clock::now();
   const auto idle = std::chrono::milliseconds(opts_.idle_timeout_ms);
   std::vector<std::shared_ptr<Connection>> expired;

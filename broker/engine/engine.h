@@ -71,6 +71,9 @@ class Engine {
   // plus replies queued), to check the per-connection cap: it stays near max_connection_bytes
   // plus one frame, whatever the client does.
   virtual size_t peak_connection_bytes() const = 0;
+  // Shards the reactors currently hold state for (producer tables, readers). Those of deleted
+  // streams are dropped within about a second. Waits for every reactor: for tests and tools.
+  virtual size_t shard_owner_count() const = 0;
   // Graceful stop: stops accepting, answers requests already read, closes connections, joins
   // the reactors. Idempotent. The broker stays open (the caller syncs and closes it).
   virtual Status Stop() = 0;

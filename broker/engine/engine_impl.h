@@ -34,6 +34,7 @@ class EngineImpl final : public Engine, public FrameHandler {
   uint16_t native_port() const override { return port_; }
   uint32_t threads() const override { return static_cast<uint32_t>(reactors_.size()); }
   size_t peak_connection_bytes() const override { return peak_connection_bytes_.load(); }
+  size_t shard_owner_count() const override;
   Status Stop() override;
 
   void OnFrame(const std::shared_ptr<Connection>& conn, native::Frame frame) override;
@@ -44,7 +45,8 @@ class EngineImpl final : public Engine, public FrameHandler {
   struct PerReactor {
     std::unique_ptr<Reactor> reactor;
     std::unordered_map<uint64_t, std::shared_ptr<Connection>> conns;
-    std::map<std::pair<uint64_t, uint32_t>, std::unique_ptr<ShardOwner>> owners;
+    std::map<std::pair<uint64_t, uint32_t>, std::shared_ptr<ShardOwner>> owners;
+    uint64_t owners_checked_version = 0;  // metadata_version() of the last PurgeOwners.
     // GetStream snapshots, valid while the broker's metadata_version() equals `version`.
     std::unordered_map<std::string, std::shared_ptr<const Stream>> streams;
     uint64_t version = 0;
@@ -54,6 +56,8 @@ class EngineImpl final : public Engine, public FrameHandler {
   void Accept();
   void AdoptConnection(PerReactor* pr, int fd);
   void IdleSweep(PerReactor* pr);
+  // Retires and drops the owners on `pr` whose stream was deleted (or deleted and recreated).
+  void PurgeOwners(PerReactor* pr);
   PerReactor& Local(const Connection& conn) { return *per_[conn.reactor()->index()]; }
 
   // Dispatch (engine_requests.cc).

@@ -269,8 +269,8 @@ Result<ShardOwner*> EngineImpl::Owner(PerReactor& pr, const std::shared_ptr<cons
   if (found == stream->shards().end()) return NoSuchShard(stream->meta().name, shard.value());
   ShardOwner::Context ctx{pr.reactor.get(), broker_, opts_.observer,
                           broker_->options().max_record_bytes, append_pool_.get()};
-  auto owner = std::make_unique<ShardOwner>(ctx, found->second, stream->meta().name,
-                                            stream->meta().id.value());
+  std::shared_ptr<ShardOwner> owner =
+      ShardOwner::Create(ctx, found->second, stream->meta().name, stream->meta().id.value());
   if (!owner->init_status().ok()) return owner->init_status();
   return pr.owners.emplace(key, std::move(owner)).first->second.get();
 }

@@ -70,8 +70,21 @@ ShardOwner::ShardOwner(Context ctx, std::shared_ptr<Shard> shard, std::string st
       stream_id_(stream_id),
       relay_(std::make_shared<VisibleRelay>()) {
   init_status_ = producers_.Rebuild(shard_->log());
+}
+
+std::shared_ptr<ShardOwner> ShardOwner::Create(Context ctx, std::shared_ptr<Shard> shard,
+                                               std::string stream_name, uint64_t stream_id) {
+  std::shared_ptr<ShardOwner> owner(
+      new ShardOwner(ctx, std::move(shard), std::move(stream_name), stream_id));
+  if (owner->init_status_.ok()) owner->Attach();
+  return owner;
+}
+
+void ShardOwner::Attach() {
   relay_->reactor = ctx_.reactor;
-  relay_->on_visible = [this] { OnVisible(); };
+  relay_->on_visible = [w = weak_from_this()] {
+    if (auto self = w.lock()) self->OnVisible();
+  };
   std::weak_ptr<VisibleRelay> weak = relay_;
   shard_->log().OnVisible([weak](VisibleWatermark) {
     std::shared_ptr<VisibleRelay> relay = weak.lock();
@@ -81,10 +94,20 @@ ShardOwner::ShardOwner(Context ctx, std::shared_ptr<Shard> shard, std::string st
   });
 }
 
-ShardOwner::~ShardOwner() {
+ShardOwner::~ShardOwner() { Detach(); }
+
+void ShardOwner::Detach() {
+  if (relay_->reactor == nullptr) return;  // Never attached, or detached already.
   shard_->log().OnVisible(nullptr);
   std::lock_guard<std::mutex> l(relay_->mu);
   relay_->reactor = nullptr;
+}
+
+void ShardOwner::Retire(const Status& why) {
+  Detach();
+  for (std::unique_ptr<ProduceJob>& job : pending_) job->reply.Error(why);
+  pending_.clear();
+  Drain();
 }
 
 // --- Produce -----------------------------------------------------------------------------
@@ -93,7 +116,9 @@ void ShardOwner::Produce(std::unique_ptr<ProduceJob> job) {
   pending_.push_back(std::move(job));
   if (!flush_scheduled_) {
     flush_scheduled_ = true;
-    ctx_.reactor->AtIterationEnd([this] { FlushAppends(); });
+    ctx_.reactor->AtIterationEnd([w = weak_from_this()] {
+      if (auto self = w.lock()) self->FlushAppends();
+    });
   }
 }
 
@@ -206,12 +231,13 @@ void ShardOwner::FlushAppends() {
     return;
   }
   append_in_flight_ = true;
-  ctx_.pool->Submit([this, flush] {
-    flush->appended = shard_->AppendBatches(flush->to_append);
-    ctx_.reactor->Post([this, flush] {
-      append_in_flight_ = false;
-      FinishFlush(*flush);
-      FlushAppends();  // Whatever arrived meanwhile.
+  // The owner stays alive until its flush is answered, even if it is retired meanwhile.
+  ctx_.pool->Submit([self = shared_from_this(), flush] {
+    flush->appended = self->shard_->AppendBatches(flush->to_append);
+    self->ctx_.reactor->Post([self, flush] {
+      self->append_in_flight_ = false;
+      self->FinishFlush(*flush);
+      self->FlushAppends();  // Whatever arrived meanwhile.
     });
   });
 }
@@ -375,7 +401,9 @@ void ShardOwner::Fetch(std::unique_ptr<FetchJob> job) {
   const SteadyTime deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(job->max_wait_ms);
   waiters_.push_back(Waiter{std::move(job), deadline});
-  ctx_.reactor->RunAt(deadline, [this] { ExpireWaiters(); });
+  ctx_.reactor->RunAt(deadline, [w = weak_from_this()] {
+    if (auto self = w.lock()) self->ExpireWaiters();
+  });
 }
 
 void ShardOwner::ExpireWaiters() {
@@ -406,11 +434,14 @@ void ShardOwner::Subscribe(std::unique_ptr<SubscribeJob> job) {
 void ShardOwner::ScheduleSubscriptionTick() {
   if (tick_scheduled_ || subscriptions_.empty()) return;
   tick_scheduled_ = true;
-  ctx_.reactor->RunAt(std::chrono::steady_clock::now() + std::chrono::seconds(1), [this] {
-    tick_scheduled_ = false;
-    PushSubscriptions();
-    ScheduleSubscriptionTick();
-  });
+  ctx_.reactor->RunAt(std::chrono::steady_clock::now() + std::chrono::seconds(1),
+                      [w = weak_from_this()] {
+                        auto self = w.lock();
+                        if (!self) return;
+                        self->tick_scheduled_ = false;
+                        self->PushSubscriptions();
+                        self->ScheduleSubscriptionTick();
+                      });
 }
 
 void ShardOwner::OnVisible() {
@@ -449,7 +480,11 @@ void ShardOwner::PushSubscriptions() {
     }
     it = ended ? subscriptions_.erase(it) : std::next(it);
   }
-  if (more_later) ctx_.reactor->Post([this] { PushSubscriptions(); });
+  if (more_later) {
+    ctx_.reactor->Post([w = weak_from_this()] {
+      if (auto self = w.lock()) self->PushSubscriptions();
+    });
+  }
 }
 
 void ShardOwner::Drain() {

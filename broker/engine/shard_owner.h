@@ -32,7 +32,9 @@ struct VisibleRelay {
   std::function<void()> on_visible;
 };
 
-class ShardOwner {
+// Owned by shared_ptr (its reactor's table); tasks it schedules hold weak references, except
+// an append in flight, which keeps it alive until answered.
+class ShardOwner : public std::enable_shared_from_this<ShardOwner> {
  public:
   struct Context {
     Reactor* reactor = nullptr;
@@ -43,14 +45,16 @@ class ShardOwner {
     BlockingPool* pool = nullptr;
   };
   // `shard` belongs to stream `stream_name` incarnation `stream_id`. Rebuilds the producer
-  // table from the log's tail before taking appends.
-  ShardOwner(Context ctx, std::shared_ptr<Shard> shard, std::string stream_name,
-             uint64_t stream_id);
+  // table from the log's tail (see init_status()) and listens for new visible records.
+  static std::shared_ptr<ShardOwner> Create(Context ctx, std::shared_ptr<Shard> shard,
+                                            std::string stream_name, uint64_t stream_id);
   ~ShardOwner();  // Detaches the visible listener.
   ShardOwner(const ShardOwner&) = delete;
   ShardOwner& operator=(const ShardOwner&) = delete;
 
   const Status& init_status() const { return init_status_; }
+  const std::string& stream_name() const { return stream_name_; }
+  uint64_t stream_id() const { return stream_id_; }
   Shard& shard() const { return *shard_; }
 
   // Queues the job's batches; they are appended at the end of this loop iteration.
@@ -61,8 +65,16 @@ class ShardOwner {
   void Resume() { PushSubscriptions(); }
   // Engine stopping: answers long polls now and ends subscriptions.
   void Drain();
+  // The stream is gone: answers queued produce requests with `why`, drains, stops listening.
+  // (An append already in the log is answered when it completes.)
+  void Retire(const Status& why);
 
  private:
+  ShardOwner(Context ctx, std::shared_ptr<Shard> shard, std::string stream_name,
+             uint64_t stream_id);
+  void Attach();
+  void Detach();
+
   struct Waiter {
     std::unique_ptr<FetchJob> job;
     SteadyTime deadline;

@@ -441,6 +441,28 @@ TEST_F(EngineTest, ProducerThatNeverReadsIsPushedBackByTcp) {
   EXPECT_LT(engine_->peak_connection_bytes(), size_t{4} << 20);
 }
 
+TEST_F(EngineTest, StateOfDeletedStreamsIsReleased) {
+  TestClient c(port());
+  Create(c, "gone", 2);
+  Create(c, "kept", 1);
+  for (uint32_t s = 0; s < 2; ++s) Produce(c, "gone", s, {MakeBatch(1)});
+  Produce(c, "kept", 0, {MakeBatch(1)});
+  EXPECT_EQ(engine_->shard_owner_count(), 3u);
+  c.Call<native::Ack>(native::DeleteStreamRequest{"gone"});
+  // Within a sweep (once a second) the deleted stream's shards are dropped, not the others.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (engine_->shard_owner_count() != 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(engine_->shard_owner_count(), 1u);
+  // A stream created again under the name starts afresh.
+  Create(c, "gone", 1);
+  auto r = Produce(c, "gone", 0, {MakeBatch(1)});
+  ASSERT_EQ(r.results[0].code, ErrorCode::kOk);
+  EXPECT_EQ(ParseSequenceNumber(r.results[0].first_sequence)->offset.value(), 0u);
+  EXPECT_EQ(Produce(c, "kept", 0, {MakeBatch(1)}).results[0].code, ErrorCode::kOk);
+}
+
 TEST_F(EngineTest, IdleConnectionsAreClosed) {
   EngineOptions o;
   o.idle_timeout_ms = 1000;
