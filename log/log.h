@@ -88,7 +88,8 @@ class Log {
   // Appends several batches from one thread as if each came from its own thread at once: they
   // queue together, so they share one group commit (one write, one fdatasync) unless
   // max_group_bytes splits them. Offsets follow `batches` order. One result per batch: a batch
-  // that fails validation fails alone; a failed write fails its group.
+  // that fails validation fails alone; once a write fails, it and every later batch of the call
+  // fail (Aborted for those never written), so the appended ones are a prefix of the valid ones.
   std::vector<Result<AppendResult>> AppendBatches(std::span<const std::span<const std::byte>> batches,
                                                   Epoch epoch = Epoch());
   // Makes everything written so far durable.

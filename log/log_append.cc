@@ -87,8 +87,23 @@ std::vector<Result<AppendResult>> Log::AppendBatches(
   for (const auto& w : writers) {
     if (w) writers_.push_back(w.get());
   }
+  bool failed = false;
   for (size_t i = 0; i < batches.size(); ++i) {
-    if (writers[i]) results[i] = Await(writers[i].get());
+    Writer* w = writers[i].get();
+    if (w == nullptr) continue;
+    if (failed && !w->done) {
+      // A write of this call failed: none of its later batches may land after the gap (an
+      // idempotent producer's sequence would skip one). Only this thread leads its own queued
+      // writers, so one not done yet was not written: withdraw it.
+      auto it = std::find(writers_.begin(), writers_.end(), w);
+      const bool was_front = it == writers_.begin();
+      writers_.erase(it);
+      if (was_front && !writers_.empty()) writers_.front()->cv.Signal();
+      results[i] = Status::Aborted("not appended: an earlier batch of the same call failed");
+      continue;
+    }
+    results[i] = Await(w);
+    failed |= !results[i].ok();
   }
   return results;
 }

@@ -39,6 +39,7 @@ class BlockingPool {
   boost::lockfree::queue<Task*> queue_{256};
   std::counting_semaphore<> ready_{0};
   std::atomic<bool> stopping_{false};
+  std::atomic<int> submitting_{0};  // Submit calls between their stopping_ check and push.
   std::vector<std::thread> threads_;
 };
 

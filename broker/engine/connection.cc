@@ -250,9 +250,10 @@ void Connection::CheckDrained() {
       ProcessInput(held);
     }
   }
-  if (over_cap_ && queued() <= limits_.max_queued_bytes / 2) {
+  if (queued() <= limits_.max_queued_bytes / 2) {
+    const bool asked = want_drain_signal_.exchange(false, std::memory_order_acq_rel);
+    if ((over_cap_ || asked) && on_drained_) on_drained_();
     over_cap_ = false;
-    if (on_drained_) on_drained_();
   }
 }
 

@@ -83,6 +83,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Called (on this loop) when queued() falls below half the cap after exceeding it: the
   // engine resumes subscriptions paused for this connection.
   void OnDrained(std::function<void()> fn) { on_drained_ = std::move(fn); }
+  // Any thread: asks for one OnDrained call once queued() is at or below half the cap (a
+  // subscription paused by back-pressure).
+  void WantDrainSignal() { want_drain_signal_.store(true, std::memory_order_release); }
 
   // Liveness for the idle timeout: long polls and subscriptions count as activity.
   SteadyTime last_activity() const { return last_activity_; }
@@ -122,6 +125,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint32_t interest_ = 0;
   std::atomic<size_t> queued_{0};
   std::atomic<bool> closed_{false};
+  std::atomic<bool> want_drain_signal_{false};
   std::function<void()> on_drained_;
   SteadyTime last_activity_;
 };

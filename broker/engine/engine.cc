@@ -221,10 +221,17 @@ Status EngineImpl::Stop() {
       listen_fd_ = -1;
     }
   });
+  // Every reactor stops reading before any owner drains: otherwise a connection still read on
+  // one reactor could park a new long poll on an owner drained on another.
   for (auto& pr : per_) {
     PerReactor* p = pr.get();
     RunOn(p->reactor.get(), [p] {
       for (auto& [id, conn] : p->conns) conn->StopReading();
+    });
+  }
+  for (auto& pr : per_) {
+    PerReactor* p = pr.get();
+    RunOn(p->reactor.get(), [p] {
       for (auto& [key, owner] : p->owners) owner->Drain();  // Long polls answer now.
     });
   }

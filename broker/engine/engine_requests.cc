@@ -3,6 +3,7 @@
 // run here against the Broker (they are rare and short); record traffic is handed to the
 // reactor that owns the shard.
 #include <algorithm>
+#include <type_traits>
 #include <utility>
 
 #include "broker/engine/engine_impl.h"
@@ -267,6 +268,11 @@ Result<ShardOwner*> EngineImpl::Owner(PerReactor& pr, const std::shared_ptr<cons
   if (it != pr.owners.end()) return it->second.get();
   auto found = stream->shards().find(shard);
   if (found == stream->shards().end()) return NoSuchShard(stream->meta().name, shard.value());
+  // The snapshot may predate a DeleteStream that this reactor's sweep has already handled: an
+  // owner created now would never be purged.
+  SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<const Stream> current,
+                          broker_->GetStream(stream->meta().name));
+  if (current->meta().id != stream->meta().id) return broker_->StreamNotFound(stream->meta().name);
   ShardOwner::Context ctx{pr.reactor.get(), broker_, opts_.observer,
                           broker_->options().max_record_bytes, append_pool_.get()};
   std::shared_ptr<ShardOwner> owner =
@@ -294,6 +300,7 @@ void EngineImpl::HandOff(std::unique_ptr<Job> job, ShardId shard,
     Result<ShardOwner*> owner = Owner(*owner_pr, job->stream, shard);
     if (!owner.ok()) {
       job->reply.Error(owner.status());
+      if constexpr (std::is_same_v<Job, SubscribeJob>) EndSubscription(job->reply);
       return;
     }
     ((*owner)->*method)(std::move(job));
@@ -360,9 +367,11 @@ Status EngineImpl::HandleFetch(const std::shared_ptr<Connection>& conn,
   job->offset = offset;
   job->max_bytes = std::clamp<uint32_t>(req.max_bytes, 1,
                                         static_cast<uint32_t>(opts_.max_frame_bytes / 2));
-  // The reply may be up to max_bytes: count it now, so that pipelined fetches cannot commit
-  // the connection to more memory than its cap.
-  job->reply = MakeReply(conn, frame.header.correlation_id, frame.body.size() + job->max_bytes);
+  // Count the reply now, so that pipelined fetches cannot commit the connection to more memory
+  // than its cap. A read returns at least one whole batch, which may be as large as a frame,
+  // whatever max_bytes says.
+  job->reply = MakeReply(conn, frame.header.correlation_id,
+                         frame.body.size() + std::max<size_t>(job->max_bytes, opts_.max_frame_bytes));
   job->max_wait_ms = std::min(req.max_wait_ms, kMaxFetchWaitMs);
   HandOff(std::move(job), shard, &ShardOwner::Fetch);
   return Status::OK();

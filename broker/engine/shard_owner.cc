@@ -107,6 +107,8 @@ void ShardOwner::Retire(const Status& why) {
   Detach();
   for (std::unique_ptr<ProduceJob>& job : pending_) job->reply.Error(why);
   pending_.clear();
+  // Subscribers hear why their stream ended (a final Error frame under their correlation id).
+  for (Subscription& sub : subscriptions_) sub.reply.Error(why);
   Drain();
 }
 
@@ -389,7 +391,7 @@ void ShardOwner::AnswerFetch(FetchJob& job) {
 }
 
 void ShardOwner::Fetch(std::unique_ptr<FetchJob> job) {
-  if (job->max_wait_ms == 0) {
+  if (job->max_wait_ms == 0 || draining_) {
     AnswerFetch(*job);
     return;
   }
@@ -462,14 +464,19 @@ void ShardOwner::PushSubscriptions() {
   for (auto it = subscriptions_.begin(); it != subscriptions_.end();) {
     std::shared_ptr<Connection> conn = it->reply.conn.lock();
     if (!conn || conn->closed()) {
+      EndSubscription(it->reply);
       it = subscriptions_.erase(it);
       continue;
     }
     bool ended = false;
     for (int n = 0; n < kMaxPushesPerTurn; ++n) {
       // Back-pressure: leave the rest in the log until the subscriber's connection drains
-      // (Connection::OnDrained → Resume()).
-      if (conn->queued() > conn->max_queued() / 2) break;
+      // (Connection::OnDrained → Resume()). Ask for that signal, then look again: the
+      // connection may have drained in between and would not signal.
+      if (conn->queued() > conn->max_queued() / 2) {
+        conn->WantDrainSignal();
+        if (conn->queued() > conn->max_queued() / 2) break;
+      }
       std::optional<Built> built = BuildFetch(*it->stream, it->next, it->max_bytes);
       if (!built) break;
       ended = !built->error.ok() || built->exhausted;
@@ -478,7 +485,12 @@ void ShardOwner::PushSubscriptions() {
       if (ended) break;
       if (n + 1 == kMaxPushesPerTurn) more_later = true;
     }
-    it = ended ? subscriptions_.erase(it) : std::next(it);
+    if (ended) {
+      EndSubscription(it->reply);
+      it = subscriptions_.erase(it);
+    } else {
+      ++it;
+    }
   }
   if (more_later) {
     ctx_.reactor->Post([w = weak_from_this()] {
@@ -488,9 +500,17 @@ void ShardOwner::PushSubscriptions() {
 }
 
 void ShardOwner::Drain() {
+  draining_ = true;
   for (Waiter& w : waiters_) AnswerFetch(*w.job);
   waiters_.clear();
+  for (Subscription& sub : subscriptions_) EndSubscription(sub.reply);
   subscriptions_.clear();
+}
+
+void EndSubscription(const ReplyTo& reply) {
+  reply.reactor->Post([conn = reply.conn] {
+    if (std::shared_ptr<Connection> c = conn.lock()) c->active_waits--;
+  });
 }
 
 }  // namespace sluice::broker::engine

@@ -32,6 +32,10 @@ struct VisibleRelay {
   std::function<void()> on_visible;
 };
 
+// Tells the subscriber's connection (on its reactor) that one of its subscriptions ended, so it
+// may be closed as idle again (Connection::active_waits).
+void EndSubscription(const ReplyTo& reply);
+
 // Owned by shared_ptr (its reactor's table); tasks it schedules hold weak references, except
 // an append in flight, which keeps it alive until answered.
 class ShardOwner : public std::enable_shared_from_this<ShardOwner> {
@@ -118,6 +122,7 @@ class ShardOwner : public std::enable_shared_from_this<ShardOwner> {
   std::list<Subscription> subscriptions_;
   std::shared_ptr<VisibleRelay> relay_;
   bool tick_scheduled_ = false;
+  bool draining_ = false;  // Engine stopping: long polls are answered at once.
 };
 
 }  // namespace sluice::broker::engine

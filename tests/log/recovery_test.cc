@@ -84,6 +84,29 @@ TEST_F(RecoveryTest, LastNonZeroEndFindsTheLastNonZeroByteAnywhere) {
   }
 }
 
+TEST_F(RecoveryTest, AppendBatchesStopsAtTheFirstFailedWrite) {
+  opts_.max_group_bytes = 1;  // One batch per group: three writes.
+  auto log = OpenLog();
+  const std::string a = MakeBatch(1, 1, 20, clock_.NowMs());
+  const std::string b = MakeBatch(2, 1, 10'000, clock_.NowMs());
+  const std::string c = MakeBatch(3, 1, 20, clock_.NowMs());
+  // Room for the segment header and `a` only: `b`'s write fails with NoSpace.
+  fs_.SetCapacity(format::kSegmentHeaderSize + a.size() + 64);
+  const std::vector<std::span<const std::byte>> batches = {AsBytes(a), AsBytes(b), AsBytes(c)};
+  std::vector<Result<AppendResult>> r = log->AppendBatches(batches);
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_TRUE(r[0].ok());
+  EXPECT_TRUE(r[1].status().IsNoSpace()) << r[1].status().ToString();
+  // `c` would fit, but it must not land after the gap `b` left.
+  EXPECT_EQ(r[2].status().code(), Status::Code::kAborted) << r[2].status().ToString();
+  EXPECT_EQ(ReadAllValues(*log), std::vector<std::string>{ValueName(1, 0)});
+  // NoSpace is not sticky: with room again, appends resume right after `a`.
+  fs_.SetCapacity(UINT64_MAX);
+  auto again = log->Append(AsBytes(c));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->base, SequenceNumber(1));
+}
+
 TEST_F(RecoveryTest, TornWriteAtEveryByteOfLastBatchDropsOnlyThatBatch) {
   std::vector<uint64_t> pos;
   {
