@@ -38,7 +38,10 @@ Status ValidateRecord(const ProducerOptions& opts, std::string_view stream,
 
 Result<std::unique_ptr<Producer>> Producer::Open(ProducerOptions options) {
   if (options.producer_id == 0) options.producer_id = RandomProducerId();
-  options.max_in_flight_per_shard = std::max<size_t>(1, options.max_in_flight_per_shard);
+  // The broker remembers the last ProducerStateTable window batches per producer and shard; a
+  // retried batch must still be among them (see the send loop), so in flight stays below it.
+  options.max_in_flight_per_shard =
+      std::clamp<size_t>(options.max_in_flight_per_shard, 1, kMaxInFlightPerShard);
   options.max_batch_records = std::max<size_t>(1, options.max_batch_records);
   SLUICE_ASSIGN_OR_RETURN(auto conn, Connection::Open(options.connection));
   auto impl = std::make_unique<Impl>(std::move(options), std::move(conn));

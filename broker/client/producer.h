@@ -16,11 +16,17 @@
 #include <string_view>
 
 #include "broker/client/connection.h"
+#include "broker/producer_state.h"
 #include "log/base/result.h"
 #include "log/base/status.h"
 #include "log/base/types.h"
 
 namespace sluice::client {
+
+// The broker remembers the last ProducerStateTable::Options::window (8) batches per producer and
+// shard; more batches in flight past an unacknowledged one would defeat deduplication.
+inline constexpr size_t kMaxInFlightPerShard = 8;
+static_assert(kMaxInFlightPerShard <= broker::ProducerStateTable::Options{}.window);
 
 struct ProducerOptions {
   ConnectionOptions connection;
@@ -29,8 +35,9 @@ struct ProducerOptions {
   int64_t linger_ms = 5;
   size_t max_batch_bytes = 1u << 20;
   size_t max_batch_records = 10'000;
-  // Produce requests awaiting a response, per shard. The server remembers the last 8 batches
-  // per producer and shard, so more than 8 would defeat deduplication of retries.
+  // Produce requests awaiting a response, per shard (1..kMaxInFlightPerShard; clamped). Also the
+  // most sequences sent past the oldest unacknowledged batch, so that a retry of it is still
+  // among the batches the broker remembers.
   size_t max_in_flight_per_shard = 5;
   // Zstandard-compress each batch's records section (log::RecordBatchBuilder).
   bool compress = false;

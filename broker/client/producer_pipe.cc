@@ -211,6 +211,10 @@ void Producer::Impl::Service(StreamState* stream, ShardPipe* pipe, int64_t now,
   for (auto it = pipe->unacked.begin(); it != pipe->unacked.end(); ++it) {
     if (pipe->in_flight >= opts_.max_in_flight_per_shard) break;
     ProducerBatch* b = it->get();
+    // Never more than max_in_flight_per_shard sequences past the oldest unacknowledged batch:
+    // if that one is retried (its answer was lost), the broker must still remember it among
+    // its last kMaxInFlightPerShard batches, or it would refuse the retry as too old.
+    if (b->seq >= pipe->unacked.front()->seq + opts_.max_in_flight_per_shard) break;
     if (b->in_flight) continue;
     if (Status s = Encode(b); !s.ok()) {  // Over the format's limits: cannot ever succeed.
       FailBatch(b, s, done);
