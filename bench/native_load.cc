@@ -6,24 +6,22 @@
 //
 //   sluice-native-load --addr 127.0.0.1:4568 --stream bench --shards 16 --create
 //       --connections 4 --inflight 8 --batch-records 1000 --record-bytes 100 --seconds 10
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
+#include <CLI/CLI.hpp>
 #include <algorithm>
+#include <arpa/inet.h>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string>
+#include <sys/socket.h>
 #include <thread>
+#include <unistd.h>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "broker/native_frame_decoder.h"
 #include "broker/native_protocol.h"
@@ -197,9 +195,9 @@ void RunConnection(const Options& o, int index, Clock::time_point start, Clock::
     auto r = native::DecodeMessage<native::ProduceResponse>(f);
     if (!r.ok() || r->results.empty() || r->results[0].code != native::ErrorCode::kOk) {
       if (stats->errors++ == 0) {
-        std::fprintf(stderr, "produce error: %s\n",
-                     r.ok() && !r->results.empty() ? r->results[0].message.c_str()
-                                                   : f.body.c_str());
+        std::fprintf(
+            stderr, "produce error: %s\n",
+            r.ok() && !r->results.empty() ? r->results[0].message.c_str() : f.body.c_str());
       }
       continue;
     }
@@ -240,12 +238,13 @@ int Main(int argc, char** argv) {
     s.Call<native::Ack>(native::CreateStreamRequest{o.stream, o.shards, 24}, 3);
   }
   const auto start = Clock::now();
-  const auto end = start + std::chrono::duration_cast<Clock::duration>(
-                               std::chrono::duration<double>(o.seconds));
+  const auto end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
   std::vector<ConnStats> stats(static_cast<size_t>(o.connections));
   std::vector<std::thread> threads;
   for (int i = 0; i < o.connections; ++i) {
-    threads.emplace_back(RunConnection, std::cref(o), i, start, end, &stats[static_cast<size_t>(i)]);
+    threads.emplace_back(RunConnection, std::cref(o), i, start, end,
+                         &stats[static_cast<size_t>(i)]);
   }
   for (auto& t : threads) t.join();
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();

@@ -28,10 +28,9 @@ Status RemoveTree(log::io::FileSystem* fs, const std::string& path) {
 Status CheckRetentionHours(uint32_t hours) {
   if (hours > static_cast<uint32_t>(kMaxRetentionHours) ||
       !ValidRetentionHours(static_cast<int32_t>(hours))) {
-    return Status::InvalidArgument("retention period must be " +
-                                   std::to_string(kMinRetentionHours) + ".." +
-                                   std::to_string(kMaxRetentionHours) + " hours, got " +
-                                   std::to_string(hours));
+    return Status::InvalidArgument(
+        "retention period must be " + std::to_string(kMinRetentionHours) + ".." +
+        std::to_string(kMaxRetentionHours) + " hours, got " + std::to_string(hours));
   }
   return Status::OK();
 }
@@ -150,8 +149,7 @@ Result<std::shared_ptr<const Stream>> Broker::FindStream(std::string_view name) 
   return it->second;
 }
 
-Status Broker::CreateStream(std::string_view name, uint32_t shard_count,
-                            uint32_t retention_hours) {
+Status Broker::CreateStream(std::string_view name, uint32_t shard_count, uint32_t retention_hours) {
   SLUICE_TRY(ValidateStreamName(name));
   SLUICE_TRY(CheckRetentionHours(retention_hours));
   if (shard_count < 1 || shard_count > kMaxShardsPerStream) {

@@ -132,12 +132,13 @@ Result<PutRecordsResult> Broker::PutRecords(std::string_view stream_name,
   return out;
 }
 
-Result<std::string> Broker::GetShardIterator(std::string_view stream_name,
-                                             std::string_view shard_id, IteratorType type,
-                                             std::optional<std::string_view> starting_sequence_number,
-                                             std::optional<TimestampMs> timestamp) {
-  SLUICE_ASSIGN_OR_RETURN(IteratorPosition pos, ResolveIterator(stream_name, shard_id, type,
-                                                                starting_sequence_number, timestamp));
+Result<std::string> Broker::GetShardIterator(
+    std::string_view stream_name, std::string_view shard_id, IteratorType type,
+    std::optional<std::string_view> starting_sequence_number,
+    std::optional<TimestampMs> timestamp) {
+  SLUICE_ASSIGN_OR_RETURN(
+      IteratorPosition pos,
+      ResolveIterator(stream_name, shard_id, type, starting_sequence_number, timestamp));
   return codec_.Issue(pos);
 }
 

@@ -25,7 +25,9 @@ std::vector<RecordBatchView> ReadResult::Batches() const {
 }
 
 Log::Log(io::FileSystem* fs, std::string dir, LogOptions options)
-    : fs_(fs), dir_(std::move(dir)), opts_(std::move(options)),
+    : fs_(fs),
+      dir_(std::move(dir)),
+      opts_(std::move(options)),
       retention_ms_(opts_.retention_ms),
       retention_bytes_(opts_.retention_bytes),
       cache_(opts_.open_segment_cache) {}

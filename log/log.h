@@ -90,8 +90,8 @@ class Log {
   // max_group_bytes splits them. Offsets follow `batches` order. One result per batch: a batch
   // that fails validation fails alone; once a write fails, it and every later batch of the call
   // fail (Aborted for those never written), so the appended ones are a prefix of the valid ones.
-  std::vector<Result<AppendResult>> AppendBatches(std::span<const std::span<const std::byte>> batches,
-                                                  Epoch epoch = Epoch());
+  std::vector<Result<AppendResult>> AppendBatches(
+      std::span<const std::span<const std::byte>> batches, Epoch epoch = Epoch());
   // Makes everything written so far durable.
   Status Sync();
   // Seals the active segment and starts a new one (a no-op when the active one is empty).

@@ -2,21 +2,20 @@
 // sluiced: the Sluice daemon. Opens the broker on --data-dir, serves the native protocol
 // through the shard-per-core engine and Prometheus metrics over HTTP, enforces retention, and
 // on SIGTERM/SIGINT stops accepting, finishes in-flight work, syncs and exits 0.
-#include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <ctime>
+#include <fcntl.h>
 #include <memory>
 #include <mutex>
+#include <pthread.h>
+#include <signal.h>
 #include <string>
+#include <sys/stat.h>
 #include <thread>
+#include <unistd.h>
 
 #include "broker/broker.h"
 #include "broker/daemon/config.h"
@@ -77,9 +76,9 @@ Result<std::string> LoadOrCreateSecret(const std::string& data_dir) {
   const std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IOError("creating " + tmp + ": " + std::strerror(errno));
-  const bool ok = ::write(fd, secret.data(), secret.size()) ==
-                      static_cast<ssize_t>(secret.size()) &&
-                  ::fsync(fd) == 0;
+  const bool ok =
+      ::write(fd, secret.data(), secret.size()) == static_cast<ssize_t>(secret.size()) &&
+      ::fsync(fd) == 0;
   ::close(fd);
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
     return Status::IOError("writing " + path + ": " + std::strerror(errno));
@@ -118,7 +117,8 @@ int Run(const DaemonConfig& cfg) {
     LogLine("error", "failed", "during=" + std::string(what) + " error=" + Quote(s.ToString()));
     return 1;
   };
-  Result<std::unique_ptr<log::io::FileSystem>> fs = log::io::MakeFileSystem(log::io::Backend::kAuto);
+  Result<std::unique_ptr<log::io::FileSystem>> fs =
+      log::io::MakeFileSystem(log::io::Backend::kAuto);
   if (!fs.ok()) return fail("file system", fs.status());
   if (Status s = (*fs)->CreateDirs(cfg.data_dir); !s.ok()) return fail("data dir", s);
   Result<std::string> secret = LoadOrCreateSecret(cfg.data_dir);
@@ -150,8 +150,7 @@ int Run(const DaemonConfig& cfg) {
   Result<std::unique_ptr<broker::Broker>> broker =
       broker::Broker::Open(fs->get(), cfg.data_dir, bo);
   if (!broker.ok()) return fail("opening the broker", broker.status());
-  registry.AddCollector(
-      [b = broker->get()](MetricsText& out) { CollectShardMetrics(b, out); });
+  registry.AddCollector([b = broker->get()](MetricsText& out) { CollectShardMetrics(b, out); });
 
   broker::EngineOptions eo;
   eo.threads = cfg.threads;
@@ -187,8 +186,7 @@ int Run(const DaemonConfig& cfg) {
   LogLine("info", "ready",
           "native_addr=" + cfg.native_addr.host + ":" + std::to_string((*engine)->native_port()) +
               " metrics_addr=" + cfg.metrics_addr.host + ":" + std::to_string((*metrics)->port()) +
-              " threads=" + std::to_string((*engine)->threads()) +
-              " kinesis_api=not_built_yet");
+              " threads=" + std::to_string((*engine)->threads()) + " kinesis_api=not_built_yet");
   int sig = 0;
   sigwait(&stop_signals, &sig);
   LogLine("info", "stopping", std::string("signal=") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
@@ -210,8 +208,7 @@ int Run(const DaemonConfig& cfg) {
 }  // namespace sluice::daemon
 
 int main(int argc, char** argv) {
-  sluice::Result<sluice::daemon::DaemonConfig> cfg =
-      sluice::daemon::ParseDaemonConfig(argc, argv);
+  sluice::Result<sluice::daemon::DaemonConfig> cfg = sluice::daemon::ParseDaemonConfig(argc, argv);
   if (!cfg.ok()) {
     std::fprintf(stderr, "sluiced: %s\n", std::string(cfg.status().message()).c_str());
     return 2;

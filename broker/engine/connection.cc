@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "broker/engine/connection.h"
 
+#include <cerrno>
+#include <span>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <span>
 
 #include "broker/native_protocol.h"
 

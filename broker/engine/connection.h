@@ -44,8 +44,7 @@ struct ConnectionLimits {
 // results back with Reactor::Post.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Reactor* reactor, int fd, uint64_t id, ConnectionLimits limits,
-             FrameHandler* handler);
+  Connection(Reactor* reactor, int fd, uint64_t id, ConnectionLimits limits, FrameHandler* handler);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

@@ -30,8 +30,8 @@ class EngineObserver {
   virtual void OnRead(std::string_view /*stream*/, uint32_t /*shard*/, uint64_t /*records*/,
                       uint64_t /*bytes*/) {}
   // A subscriber's or fetcher's distance behind the shard's visible end after a response.
-  virtual void OnLag(std::string_view /*stream*/, uint32_t /*shard*/,
-                     uint64_t /*records_behind*/) {}
+  virtual void OnLag(std::string_view /*stream*/, uint32_t /*shard*/, uint64_t /*records_behind*/) {
+  }
   virtual void OnConnectionOpened() {}
   virtual void OnConnectionClosed() {}
   // A request answered with an error frame (code = native::ErrorCode as an integer).

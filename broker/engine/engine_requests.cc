@@ -139,7 +139,8 @@ void EngineImpl::Dispatch(const std::shared_ptr<Connection>& conn, native::Frame
       break;
   }
   if (s.ok()) return;
-  if (opts_.observer != nullptr) opts_.observer->OnError(static_cast<uint16_t>(native::ErrorCodeFromStatus(s)));
+  if (opts_.observer != nullptr)
+    opts_.observer->OnError(static_cast<uint16_t>(native::ErrorCodeFromStatus(s)));
   if (s.IsCorruption()) {
     // A body that does not decode: the stream can no longer be trusted.
     conn->FailAndClose(ErrorCode::kMalformedFrame, s.message());
@@ -206,17 +207,16 @@ Status EngineImpl::HandleControl(Connection& conn, const native::Frame& frame) {
       SLUICE_ASSIGN_OR_RETURN(auto m,
                               native::DecodeMessage<native::GetShardIteratorRequest>(frame));
       const StartFrom start = FromWire(m.position);
-      SLUICE_ASSIGN_OR_RETURN(
-          std::string token,
-          broker_->GetShardIterator(m.stream, ShardName(ShardId(m.shard_id)), start.type,
-                                    start.sequence, start.timestamp));
+      SLUICE_ASSIGN_OR_RETURN(std::string token, broker_->GetShardIterator(
+                                                     m.stream, ShardName(ShardId(m.shard_id)),
+                                                     start.type, start.sequence, start.timestamp));
       conn.Send(native::EncodeMessage(native::GetShardIteratorResponse{std::move(token)}, corr));
       return Status::OK();
     }
     case FrameType::kSplitShard: {
       SLUICE_ASSIGN_OR_RETURN(auto m, native::DecodeMessage<native::SplitShardRequest>(frame));
-      SLUICE_TRY(broker_->SplitShard(m.stream, ShardName(ShardId(m.shard_id)),
-                                     m.new_starting_hash_key));
+      SLUICE_TRY(
+          broker_->SplitShard(m.stream, ShardName(ShardId(m.shard_id)), m.new_starting_hash_key));
       conn.Send(ack);
       return Status::OK();
     }
@@ -316,8 +316,7 @@ Status EngineImpl::HandleProduce(const std::shared_ptr<Connection>& conn, native
   const SteadyTime arrival = std::chrono::steady_clock::now();
   SLUICE_ASSIGN_OR_RETURN(native::ProduceRequest req,
                           native::DecodeMessage<native::ProduceRequest>(frame));
-  SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<const Stream> stream,
-                          Snapshot(Local(*conn), req.stream));
+  SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<const Stream> stream, Snapshot(Local(*conn), req.stream));
   ShardId shard;
   if (req.selector.kind == native::ShardSelector::Kind::kShardId) {
     shard = ShardId(req.selector.shard_id);
@@ -365,13 +364,14 @@ Status EngineImpl::HandleFetch(const std::shared_ptr<Connection>& conn,
   auto job = std::make_unique<FetchJob>();
   job->stream = std::move(stream);
   job->offset = offset;
-  job->max_bytes = std::clamp<uint32_t>(req.max_bytes, 1,
-                                        static_cast<uint32_t>(opts_.max_frame_bytes / 2));
+  job->max_bytes =
+      std::clamp<uint32_t>(req.max_bytes, 1, static_cast<uint32_t>(opts_.max_frame_bytes / 2));
   // Count the reply now, so that pipelined fetches cannot commit the connection to more memory
   // than its cap. A read returns at least one whole batch, which may be as large as a frame,
   // whatever max_bytes says.
-  job->reply = MakeReply(conn, frame.header.correlation_id,
-                         frame.body.size() + std::max<size_t>(job->max_bytes, opts_.max_frame_bytes));
+  job->reply =
+      MakeReply(conn, frame.header.correlation_id,
+                frame.body.size() + std::max<size_t>(job->max_bytes, opts_.max_frame_bytes));
   job->max_wait_ms = std::min(req.max_wait_ms, kMaxFetchWaitMs);
   HandOff(std::move(job), shard, &ShardOwner::Fetch);
   return Status::OK();
@@ -392,8 +392,8 @@ Status EngineImpl::HandleSubscribe(const std::shared_ptr<Connection>& conn,
   job->reply = MakeReply(conn, frame.header.correlation_id, frame.body.size());
   job->stream = std::move(stream);
   job->offset = pos.offset.value();
-  job->max_bytes_per_push = std::clamp<uint32_t>(
-      req.max_bytes_per_push, 1, static_cast<uint32_t>(opts_.max_frame_bytes / 2));
+  job->max_bytes_per_push = std::clamp<uint32_t>(req.max_bytes_per_push, 1,
+                                                 static_cast<uint32_t>(opts_.max_frame_bytes / 2));
   HandOff(std::move(job), pos.shard, &ShardOwner::Subscribe);
   return Status::OK();
 }

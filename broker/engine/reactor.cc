@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "broker/engine/reactor.h"
 
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "log/base/check.h"
 

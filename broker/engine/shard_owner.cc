@@ -29,8 +29,8 @@ Status ValidateProduceBatch(const log::RecordBatchView& view,
       return Status::InvalidArgument(
           "batch " + std::to_string(index) + " carries producer " +
           std::to_string(h.producer_id.value()) + " sequence " + std::to_string(h.producer_seq) +
-          "; the request says producer " + std::to_string(producer->producer_id) +
-          " sequence " + std::to_string(producer->sequence + index));
+          "; the request says producer " + std::to_string(producer->producer_id) + " sequence " +
+          std::to_string(producer->sequence + index));
     }
   } else if (h.producer_id.value() != 0) {
     return Status::InvalidArgument("batch " + std::to_string(index) +
@@ -171,9 +171,9 @@ void ShardOwner::FlushAppends() {
     for (size_t i = 0; i < req.batches.size(); ++i) {
       const std::span<const std::byte> bytes = log::AsBytes(req.batches[i]);
       Result<log::RecordBatchView> view = log::RecordBatchView::Parse(bytes);
-      Status valid = view.ok() ? ValidateProduceBatch(*view, req.producer, i,
-                                                      ctx_.max_record_bytes, &scratch)
-                               : view.status();
+      Status valid =
+          view.ok() ? ValidateProduceBatch(*view, req.producer, i, ctx_.max_record_bytes, &scratch)
+                    : view.status();
       if (!valid.ok()) {
         results[j][i] = ErrorResult(shard_id, valid);
         continue;
@@ -200,11 +200,11 @@ void ShardOwner::FlushAppends() {
           continue;
         }
         if (seq > expected) {
-          results[j][i] = ErrorResult(
-              shard_id, Status::InvalidArgument("out of order sequence: expected " +
-                                                std::to_string(expected) + ", got " +
-                                                std::to_string(seq) + " for producer " +
-                                                std::to_string(pid.value())));
+          results[j][i] =
+              ErrorResult(shard_id, Status::InvalidArgument("out of order sequence: expected " +
+                                                            std::to_string(expected) + ", got " +
+                                                            std::to_string(seq) + " for producer " +
+                                                            std::to_string(pid.value())));
           continue;
         }
         // seq < first: an older batch; the table decides below.
@@ -220,9 +220,9 @@ void ShardOwner::FlushAppends() {
                                               shard_->SequenceNumberOf(d.original.last), ""};
       } else {
         results[j][i] = ErrorResult(
-            shard_id, d.error.ok() ? Status::InvalidArgument("out of order sequence " +
-                                                             std::to_string(seq))
-                                   : d.error);
+            shard_id, d.error.ok()
+                          ? Status::InvalidArgument("out of order sequence " + std::to_string(seq))
+                          : d.error);
       }
     }
   }
@@ -261,9 +261,9 @@ void ShardOwner::FinishFlush(Flush& flush) {
       continue;
     }
     const log::AppendResult& a = *appended[k];
-    results[s.job][s.batch] = native::ProduceResult{ErrorCode::kOk, shard_id,
-                                                    shard_->SequenceNumberOf(a.base),
-                                                    shard_->SequenceNumberOf(a.last), ""};
+    results[s.job][s.batch] =
+        native::ProduceResult{ErrorCode::kOk, shard_id, shard_->SequenceNumberOf(a.base),
+                              shard_->SequenceNumberOf(a.last), ""};
     if (s.producer.value() != 0) producers_.Record(s.producer, s.seq, {a.base, a.last});
   }
   for (const Flush::Copy& c : flush.copies) {
@@ -283,10 +283,9 @@ void ShardOwner::FinishFlush(Flush& flush) {
       }
     }
     if (ctx_.observer != nullptr && bytes > 0) {
-      ctx_.observer->OnAppend(stream_name_, shard_id, job.request.batches.size(), records, bytes,
-                              std::chrono::duration_cast<std::chrono::nanoseconds>(now -
-                                                                                   job.arrival)
-                                  .count());
+      ctx_.observer->OnAppend(
+          stream_name_, shard_id, job.request.batches.size(), records, bytes,
+          std::chrono::duration_cast<std::chrono::nanoseconds>(now - job.arrival).count());
     }
     native::ProduceResponse response{std::move(results[j])};
     job.reply.Send(native::EncodeMessage(response, job.reply.correlation_id));
@@ -303,10 +302,9 @@ std::optional<ShardOwner::Built> ShardOwner::BuildFetch(const Stream& stream, ui
   uint64_t records = 0;
   SequenceNumber from(std::max(offset, log.start().value()));
   if (from > log.next_offset()) {
-    out.error = Status::InvalidArgument("offset " + std::to_string(offset) +
-                                        " is beyond the end (" +
-                                        std::to_string(log.next_offset().value()) +
-                                        ") of shard " + ShardName(shard_->id()));
+    out.error = Status::InvalidArgument(
+        "offset " + std::to_string(offset) + " is beyond the end (" +
+        std::to_string(log.next_offset().value()) + ") of shard " + ShardName(shard_->id()));
     return out;
   }
   const log::ReadOptions read_options{.max_bytes = std::max<uint32_t>(max_bytes, 1)};
@@ -423,7 +421,7 @@ void ShardOwner::ExpireWaiters() {
 void ShardOwner::Subscribe(std::unique_ptr<SubscribeJob> job) {
   job->reply.Send(native::EncodeMessage(native::Ack{}, job->reply.correlation_id));
   ReplyTo reply = job->reply;
-  reply.reserved = 0;        // Released with the Ack.
+  reply.reserved = 0;         // Released with the Ack.
   reply.in_flight = nullptr;  // The request ended with the Ack.
   subscriptions_.push_back(
       Subscription{std::move(reply), std::move(job->stream), job->offset, job->max_bytes_per_push});

@@ -96,9 +96,9 @@ class ShardOwner : public std::enable_shared_from_this<ShardOwner> {
   void OnVisible();
   void AnswerFetch(FetchJob& job);
   struct Built {
-    Status error;         // When set, answer with it instead of `body`.
-    std::string body;     // An encoded FetchResponse.
-    uint64_t next = 0;    // Where the following read starts.
+    Status error;            // When set, answer with it instead of `body`.
+    std::string body;        // An encoded FetchResponse.
+    uint64_t next = 0;       // Where the following read starts.
     bool exhausted = false;  // The shard is closed and read to its end: no next iterator.
   };
   // Reads from `offset` and encodes a FetchResponse; nullopt when there is nothing to send

@@ -215,7 +215,8 @@ TEST_F(EngineTest, IdempotentProducerRetriesGetTheOriginalSequenceNumbersAcrossR
   TestClient c2(port());
   retry = Produce(c2, "idem", 0, {MakeBatch(2, "y", {{pid, 1}})}, native::ProducerStamp{pid, 1});
   EXPECT_EQ(retry.results[0], first.results[1]);  // Rebuilt from the log.
-  auto next = Produce(c2, "idem", 0, {MakeBatch(1, "z", {{pid, 2}})}, native::ProducerStamp{pid, 2});
+  auto next =
+      Produce(c2, "idem", 0, {MakeBatch(1, "z", {{pid, 2}})}, native::ProducerStamp{pid, 2});
   EXPECT_EQ(next.results[0].code, ErrorCode::kOk);
   EXPECT_EQ(Values(FetchFrom(c2, "idem", 0, 0)),
             (std::vector<std::string>{"x0", "x1", "y0", "y1", "z0"}));

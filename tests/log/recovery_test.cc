@@ -2,13 +2,14 @@
 // Recovery under injected faults: torn writes at every byte, bit flips in headers, records and
 // indexes, ENOSPC, failed syncs and simulated power loss. The invariants: no batch acknowledged
 // as durable is lost, and nothing corrupt is ever returned as data.
+#include "log/recovery.h"
+
 #include <gtest/gtest.h>
 
 #include "log/filename.h"
 #include "log/format.h"
 #include "log/io/memory_file.h"
 #include "log/log.h"
-#include "log/recovery.h"
 #include "tests/support/batches.h"
 
 namespace sluice::log {
