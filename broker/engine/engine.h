@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Engine: the shard-per-core server around a Broker. N reactor threads, each with its own epoll
-// loop, io_uring ring (the log's per-thread ring) and set of shards; the native protocol's
-// listener (SO_REUSEPORT, one socket per reactor). See broker/README.md "Engine".
+// loop and set of shards; a pool of threads for the appends' blocking write + fdatasync; the
+// native protocol's listener on reactor 0, which spreads connections over the reactors. See
+// broker/README.md "Engine".
 #pragma once
 
 #include <cstddef>

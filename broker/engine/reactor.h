@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Reactor: one event-loop thread of the engine. It owns an epoll set (its connections and its
-// listening socket), an inbox other threads post work to, and — because the log keeps one
-// io_uring ring per thread — its own ring for the appends it performs.
+// listening socket) and an inbox other threads post work to. The log keeps one io_uring ring
+// per thread, so the reads a reactor serves go through its own ring; appends run on the
+// engine's BlockingPool threads, each with its own ring.
 #pragma once
 
 #include <atomic>
